@@ -1,0 +1,3 @@
+fn main() {
+    ward_cli::run();
+}
