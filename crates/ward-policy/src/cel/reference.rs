@@ -1,0 +1,1 @@
+//! The `cel` crate's interpreter, kept as the reference implementation.
