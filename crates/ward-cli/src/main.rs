@@ -1,3 +1,5 @@
+//! The `ward` binary: all of its logic lives in the `ward_cli` library.
+
 fn main() {
-    ward_cli::run();
+    std::process::exit(ward_cli::run());
 }

@@ -10,9 +10,16 @@ mod facts;
 mod shape;
 
 pub use bundle::compiled::{ApprovalRequirement, Compiled, LimitDecl};
+pub use bundle::decide::{decide, rfc3339, to_decision};
+pub use bundle::diff::{diff, BundleDiff};
 pub use bundle::eval::{evaluate, Evaluation, Firing};
+pub use bundle::explain::{explain, Explanation, RuleTrace, Verdict};
 pub use bundle::load::{load, LoadError, Loaded};
 pub use bundle::model::Scanners;
+pub use bundle::sign::{
+    public_key_text, secret_key_text, sign_digest, verify_digest, BundleSignature, SignatureError,
+};
+pub use bundle::suite::{parse_suite, run_suite, Case, CaseResult, Expect, SuiteError};
 pub use bundle::yaml::{Diagnostic, Location, Severity};
 pub use cel::{Activation, CelError, EvalError, Program};
 pub use facts::{ArgProvenance, Facts, Finding, LimitState, ProvenanceLabel, ToolFacts};

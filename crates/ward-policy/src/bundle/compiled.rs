@@ -95,7 +95,6 @@ pub(crate) struct CompiledMatcher {
     pub(crate) roles: Vec<String>,
     pub(crate) tenants: Vec<String>,
     pub(crate) agents: Vec<String>,
-    pub(crate) capabilities: Vec<String>,
 }
 
 impl CompiledMatcher {
@@ -255,6 +254,14 @@ impl Compiled {
             .get(tool)
             .and_then(|&i| self.tools.get(i))
             .map_or(&[], |t| &t.indexed)
+    }
+
+    /// The catalog's description of a tool.
+    pub fn tool_description(&self, name: &str) -> Option<&str> {
+        self.tool_ids
+            .get(name)
+            .and_then(|&i| self.tools.get(i))
+            .and_then(|t| t.description.as_deref())
     }
 
     /// Number of rules.

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use globset::Glob;
-use marked_yaml::{LoaderOptions, Node, Span, Spanned};
+use marked_yaml::{Node, Span, Spanned};
 use serde_json::{json, Value};
 use ward_core::{Constraints, Digest, Intervention, Outcome, PolicyRef, ReasonCode};
 
@@ -69,8 +69,7 @@ pub fn load(sources: &[(&str, &str)]) -> Result<Loaded, LoadError> {
     let mut diags = Vec::new();
     let mut docs = Vec::new();
     for (i, (name, text)) in sources.iter().enumerate() {
-        let options = LoaderOptions::default().error_on_duplicate_keys(true);
-        let node = match marked_yaml::parse_yaml_with_options(i, *text, options) {
+        let node = match super::yaml::parse(i, text) {
             Ok(node) => node,
             Err(e) => {
                 diags.push(Diagnostic {
@@ -487,7 +486,6 @@ fn compile_matcher(
         roles: m.roles.clone(),
         tenants: m.tenants.clone(),
         agents: m.agents.clone(),
-        capabilities: m.capabilities.iter().map(|c| (**c).clone()).collect(),
     }
 }
 

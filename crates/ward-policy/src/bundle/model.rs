@@ -37,8 +37,16 @@ pub(crate) struct Metadata {
     pub(crate) name: Spanned<String>,
     pub(crate) version: Spanned<String>,
     #[serde(default)]
+    #[expect(
+        dead_code,
+        reason = "documentation for readers of the bundle; evaluation ignores it"
+    )]
     pub(crate) owner: Option<String>,
     #[serde(default)]
+    #[expect(
+        dead_code,
+        reason = "documentation for readers of the bundle; evaluation ignores it"
+    )]
     pub(crate) description: Option<String>,
 }
 
@@ -78,6 +86,10 @@ pub(crate) struct Tool {
     #[serde(default)]
     pub(crate) indexed: Vec<Spanned<String>>,
     /// The JSON Schema of the arguments; compiled from the YAML nodes.
+    #[expect(
+        dead_code,
+        reason = "checked for presence here; compiled from the YAML nodes"
+    )]
     pub(crate) args: serde::de::IgnoredAny,
 }
 
@@ -86,6 +98,10 @@ pub(crate) struct Tool {
 pub(crate) struct Rule {
     pub(crate) id: Spanned<String>,
     #[serde(default)]
+    #[expect(
+        dead_code,
+        reason = "documentation for readers of the bundle; evaluation ignores it"
+    )]
     pub(crate) description: Option<String>,
     #[serde(default, rename = "match")]
     pub(crate) matcher: Matcher,

@@ -135,6 +135,15 @@ fn scalar_number(text: &str) -> Option<Value> {
     Number::from_f64(f).map(Value::Number)
 }
 
+/// Parses YAML text, keeping quoted scalars apart from plain ones so that
+/// `'8812'` stays a string while `8812` becomes a number.
+pub(crate) fn parse(source: usize, text: &str) -> Result<Node, marked_yaml::LoadError> {
+    let options = marked_yaml::LoaderOptions::default()
+        .error_on_duplicate_keys(true)
+        .prevent_coercion(true);
+    marked_yaml::parse_yaml_with_options(source, text, options)
+}
+
 /// The child of a mapping node, by key.
 pub(crate) fn child<'a>(node: &'a Node, key: &str) -> Option<&'a Node> {
     node.as_mapping()?.get_node(key)
