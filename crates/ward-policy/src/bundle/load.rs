@@ -83,7 +83,15 @@ pub fn load(sources: &[(&str, &str)]) -> Result<Loaded, LoadError> {
         match marked_yaml::from_node::<Document>(&node) {
             Ok(doc) => docs.push((doc, node)),
             Err(e) => {
-                let location = e.start_mark().map(|m| super::yaml::Location {
+                // marked-yaml does not always carry the span of an unknown
+                // field; the first key of that name in the file is the culprit.
+                let mark = e.start_mark().or_else(|| match &*e {
+                    marked_yaml::Error::UnknownFieldError(field, _, _) => {
+                        super::yaml::find_key(&node, field).and_then(|s| s.start().copied())
+                    }
+                    _ => None,
+                });
+                let location = mark.map(|m| super::yaml::Location {
                     file: (*name).to_owned(),
                     line: m.line(),
                     column: m.column(),

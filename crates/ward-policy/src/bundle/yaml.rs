@@ -144,6 +144,21 @@ pub(crate) fn parse(source: usize, text: &str) -> Result<Node, marked_yaml::Load
     marked_yaml::parse_yaml_with_options(source, text, options)
 }
 
+/// The span of the first mapping key named `key`, depth first.
+pub(crate) fn find_key(node: &Node, key: &str) -> Option<Span> {
+    match node {
+        Node::Scalar(_) => None,
+        Node::Sequence(items) => items.iter().find_map(|n| find_key(n, key)),
+        Node::Mapping(map) => map.iter().find_map(|(k, v)| {
+            if k.as_str() == key {
+                Some(*k.span())
+            } else {
+                find_key(v, key)
+            }
+        }),
+    }
+}
+
 /// The child of a mapping node, by key.
 pub(crate) fn child<'a>(node: &'a Node, key: &str) -> Option<&'a Node> {
     node.as_mapping()?.get_node(key)
