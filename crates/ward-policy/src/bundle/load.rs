@@ -126,15 +126,18 @@ pub fn load(sources: &[(&str, &str)]) -> Result<Loaded, LoadError> {
 }
 
 /// The bundle digest: SHA-256 of the RFC 8785 encoding of every file's
-/// content (as JSON, so comments and formatting do not count), in order.
-pub(crate) fn bundle_digest(files: &[(&str, Value)]) -> Digest {
+/// base name and content (as JSON, so comments and formatting do not count),
+/// in order. Only the base name counts, so the digest does not depend on
+/// where the bundle is stored.
+pub(crate) fn bundle_digest(files: &[(&str, Value)]) -> Result<Digest, ward_core::CanonicalError> {
     let files: Vec<Value> = files
         .iter()
-        .map(|(name, doc)| json!({"name": name, "content": doc}))
+        .map(|(name, doc)| {
+            let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+            json!({"name": base, "content": doc})
+        })
         .collect();
-    let encoded = json!({"ward_bundle": 1, "files": files});
-    Digest::of_canonical(&encoded)
-        .unwrap_or_else(|_| Digest::of_bytes(encoded.to_string().as_bytes()))
+    Digest::of_canonical(&json!({"ward_bundle": 1, "files": files}))
 }
 
 fn compile(
@@ -231,7 +234,17 @@ fn compile(
     let policy = PolicyRef {
         name: (*metadata.name).clone(),
         version: (*metadata.version).clone(),
-        digest: bundle_digest(&files).to_string(),
+        digest: match bundle_digest(&files) {
+            Ok(d) => d.to_string(),
+            Err(e) => {
+                diags.push(Diagnostic {
+                    severity: Severity::Error,
+                    location: None,
+                    message: format!("the bundle has no canonical digest: {e}"),
+                });
+                return None;
+            }
+        },
     };
     let index = RuleIndex::build(&rules, tools.len());
     Some(Compiled {
