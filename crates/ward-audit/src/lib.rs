@@ -1,0 +1,2 @@
+//! Ward's evidence log.
+pub mod merkle;
