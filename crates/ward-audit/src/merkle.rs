@@ -305,6 +305,11 @@ impl Frontier {
         self.size
     }
 
+    /// The perfect subtrees of the right edge, largest first.
+    pub fn nodes(&self) -> &[(NodeId, Hash)] {
+        &self.nodes
+    }
+
     /// Appends a leaf and returns every perfect subtree it completes,
     /// the leaf itself first. These are the nodes to store.
     pub fn append(&mut self, leaf: Hash) -> Vec<(NodeId, Hash)> {
