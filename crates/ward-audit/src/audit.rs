@@ -15,12 +15,19 @@ use crate::store::{node_reader, CheckpointRow, Filter, LogState, Store};
 const CHUNK: u64 = 4096;
 
 fn inconsistent(origin: &str, message: impl Into<String>) -> AuditError {
-    AuditError::Inconsistent { origin: origin.to_owned(), message: message.into() }
+    AuditError::Inconsistent {
+        origin: origin.to_owned(),
+        message: message.into(),
+    }
 }
 
 /// The logs of a tenant, oldest key first within each key name.
 pub fn logs_of(store: &mut dyn Store, tenant: &str) -> Result<Vec<LogState>, AuditError> {
-    Ok(store.logs()?.into_iter().filter(|l| l.info.tenant == tenant).collect())
+    Ok(store
+        .logs()?
+        .into_iter()
+        .filter(|l| l.info.tenant == tenant)
+        .collect())
 }
 
 /// What `check` verified for one log.
@@ -64,7 +71,10 @@ fn check_log(
     let origin = log.info.origin.as_str();
     let key: VerifierKey = log.info.verifier_key.parse()?;
     if key.origin_tenant(origin) != Some(log.info.tenant.as_str()) {
-        return Err(inconsistent(origin, "the origin does not belong to the log's key and tenant"));
+        return Err(inconsistent(
+            origin,
+            "the origin does not belong to the log's key and tenant",
+        ));
     }
     let rows = store.checkpoints(origin)?;
     let mut checkpoints = Vec::with_capacity(rows.len());
@@ -76,14 +86,23 @@ fn check_log(
             .map_err(|e| inconsistent(origin, format!("checkpoint {}: {e}", seq + 1)))?;
         let cp = signed.checkpoint();
         if cp.origin != origin || cp.size != row.size {
-            return Err(inconsistent(origin, format!("checkpoint {} names another log or size", seq + 1)));
+            return Err(inconsistent(
+                origin,
+                format!("checkpoint {} names another log or size", seq + 1),
+            ));
         }
         if cp.size < previous_size {
-            return Err(inconsistent(origin, format!("checkpoint {} shrinks the log", seq + 1)));
+            return Err(inconsistent(
+                origin,
+                format!("checkpoint {} shrinks the log", seq + 1),
+            ));
         }
         previous_size = cp.size;
         if row.is_final {
-            finals.insert(origin.to_owned(), (signed.clone(), log.info.verifier_key.clone()));
+            finals.insert(
+                origin.to_owned(),
+                (signed.clone(), log.info.verifier_key.clone()),
+            );
         }
         checkpoints.push(signed);
     }
@@ -102,17 +121,24 @@ fn check_log(
         let mut new_nodes = Vec::new();
         for bytes in chunk {
             let index = frontier.size();
-            let entry = Entry::parse(&bytes).map_err(|e| inconsistent(origin, format!("entry {index}: {e}")))?;
+            let entry = Entry::parse(&bytes)
+                .map_err(|e| inconsistent(origin, format!("entry {index}: {e}")))?;
             if entry.tenant() != log.info.tenant {
-                return Err(inconsistent(origin, format!("entry {index} belongs to tenant `{}`", entry.tenant())));
+                return Err(inconsistent(
+                    origin,
+                    format!("entry {index} belongs to tenant `{}`", entry.tenant()),
+                ));
             }
             if let Statement::Rotation(r) = entry.statement() {
                 if index != 0 {
-                    return Err(inconsistent(origin, format!("entry {index} is a rotation entry")));
+                    return Err(inconsistent(
+                        origin,
+                        format!("entry {index} is a rotation entry"),
+                    ));
                 }
-                let (final_cp, old_key) = finals
-                    .get(&r.previous.origin)
-                    .ok_or_else(|| inconsistent(origin, "the previous log has no final checkpoint"))?;
+                let (final_cp, old_key) = finals.get(&r.previous.origin).ok_or_else(|| {
+                    inconsistent(origin, "the previous log has no final checkpoint")
+                })?;
                 let cp = final_cp.checkpoint();
                 let ok = cp.size == r.previous.size
                     && root_base64(&cp.root) == r.previous.root
@@ -140,7 +166,13 @@ fn check_log(
         let stored = store.nodes(origin, &ids)?;
         for ((id, want), got) in new_nodes.iter().zip(stored) {
             if *want != got {
-                return Err(inconsistent(origin, format!("stored Merkle node level {} index {} differs from the entries", id.level, id.index)));
+                return Err(inconsistent(
+                    origin,
+                    format!(
+                        "stored Merkle node level {} index {} differs from the entries",
+                        id.level, id.index
+                    ),
+                ));
             }
         }
         start += CHUNK;
@@ -158,7 +190,12 @@ fn check_log(
             format!("the log holds {} entries but its checkpoints cover {last_size}: entries are missing or uncovered", frontier.size()),
         ));
     }
-    Ok(LogReport { origin: origin.to_owned(), size: frontier.size(), checkpoints: checkpoints.len(), closed: log.closed })
+    Ok(LogReport {
+        origin: origin.to_owned(),
+        size: frontier.size(),
+        checkpoints: checkpoints.len(),
+        closed: log.closed,
+    })
 }
 
 /// The entries of one log that match a query, with the checkpoints that bound the period.
@@ -183,7 +220,8 @@ pub fn query(store: &mut dyn Store, filter: &Filter) -> Result<Vec<LogAnswer>, A
     let hits = store.query(filter)?;
     let mut by_log: Vec<(String, Vec<(u64, Entry)>)> = Vec::new();
     for hit in hits {
-        let entry = Entry::parse(&hit.entry).map_err(|e| inconsistent(&hit.origin, format!("entry {}: {e}", hit.index)))?;
+        let entry = Entry::parse(&hit.entry)
+            .map_err(|e| inconsistent(&hit.origin, format!("entry {}: {e}", hit.index)))?;
         match by_log.last_mut() {
             Some((origin, entries)) if *origin == hit.origin => entries.push((hit.index, entry)),
             _ => by_log.push((hit.origin, vec![(hit.index, entry)])),
@@ -196,14 +234,32 @@ pub fn query(store: &mut dyn Store, filter: &Filter) -> Result<Vec<LogAnswer>, A
             continue;
         };
         let checkpoints = store.checkpoints(&origin)?;
-        let pick = |rows: &[CheckpointRow], want: &dyn Fn(u64) -> bool, last: bool| -> Result<Option<SignedCheckpoint>, AuditError> {
-            let found = if last { rows.iter().rev().find(|c| want(c.size)) } else { rows.iter().find(|c| want(c.size)) };
-            found.map(|c| SignedCheckpoint::parse(&c.note).map_err(AuditError::from)).transpose()
+        let pick = |rows: &[CheckpointRow],
+                    want: &dyn Fn(u64) -> bool,
+                    last: bool|
+         -> Result<Option<SignedCheckpoint>, AuditError> {
+            let found = if last {
+                rows.iter().rev().find(|c| want(c.size))
+            } else {
+                rows.iter().find(|c| want(c.size))
+            };
+            found
+                .map(|c| SignedCheckpoint::parse(&c.note).map_err(AuditError::from))
+                .transpose()
         };
         let lower = pick(&checkpoints, &|size| size <= lo && size > 0, true)?;
         let upper = pick(&checkpoints, &|size| size > hi, false)?;
-        let entries = by_log.iter().position(|(o, _)| *o == origin).map(|i| by_log.swap_remove(i).1).unwrap_or_default();
-        answers.push(LogAnswer { origin, entries, lower, upper });
+        let entries = by_log
+            .iter()
+            .position(|(o, _)| *o == origin)
+            .map(|i| by_log.swap_remove(i).1)
+            .unwrap_or_default();
+        answers.push(LogAnswer {
+            origin,
+            entries,
+            lower,
+            upper,
+        });
     }
     Ok(answers)
 }
@@ -215,11 +271,17 @@ pub fn forget_payload(store: &mut dyn Store, origin: &str, index: u64) -> Result
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), AuditError> {
-    std::fs::write(path, bytes).map_err(|e| AuditError::Io { path: path.display().to_string(), message: e.to_string() })
+    std::fs::write(path, bytes).map_err(|e| AuditError::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
 }
 
 fn mkdir(path: &Path) -> Result<(), AuditError> {
-    std::fs::create_dir_all(path).map_err(|e| AuditError::Io { path: path.display().to_string(), message: e.to_string() })
+    std::fs::create_dir_all(path).map_err(|e| AuditError::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
 }
 
 /// Writes the export directory of one log (§6) into `dir`, which must not
@@ -231,8 +293,14 @@ pub fn export_log(store: &mut dyn Store, origin: &str, dir: &Path) -> Result<(),
         .into_iter()
         .find(|l| l.info.origin == origin)
         .ok_or_else(|| AuditError::UnknownLog(origin.to_owned()))?;
-    if std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(false) {
-        return Err(AuditError::Io { path: dir.display().to_string(), message: "the export directory is not empty".to_owned() });
+    if std::fs::read_dir(dir)
+        .map(|mut d| d.next().is_some())
+        .unwrap_or(false)
+    {
+        return Err(AuditError::Io {
+            path: dir.display().to_string(),
+            message: "the export directory is not empty".to_owned(),
+        });
     }
     mkdir(&dir.join("checkpoints"))?;
     write(&dir.join("origin"), format!("{origin}\n").as_bytes())?;
@@ -258,15 +326,27 @@ pub fn export_log(store: &mut dyn Store, origin: &str, dir: &Path) -> Result<(),
     let mut previous: Option<&CheckpointRow> = None;
     for (i, row) in checkpoints.iter().enumerate() {
         let seq = i + 1;
-        write(&dir.join("checkpoints").join(format!("{seq:04}.txt")), row.note.as_bytes())?;
+        write(
+            &dir.join("checkpoints").join(format!("{seq:04}.txt")),
+            row.note.as_bytes(),
+        )?;
         if let Some(prev) = previous {
-            let hashes = merkle::consistency_proof(prev.size, row.size, &mut node_reader(store, origin)).map_err(|e| match e {
-                merkle::ProofError::Read(e) => AuditError::Store(e),
-                merkle::ProofError::OutOfRange(m) => inconsistent(origin, m),
-            })?;
-            let proof = ConsistencyProof { old: prev.size, new: row.size, hashes };
+            let hashes =
+                merkle::consistency_proof(prev.size, row.size, &mut node_reader(store, origin))
+                    .map_err(|e| match e {
+                        merkle::ProofError::Read(e) => AuditError::Store(e),
+                        merkle::ProofError::OutOfRange(m) => inconsistent(origin, m),
+                    })?;
+            let proof = ConsistencyProof {
+                old: prev.size,
+                new: row.size,
+                hashes,
+            };
             mkdir(&dir.join("proofs"))?;
-            write(&dir.join("proofs").join(format!("{seq:04}.txt")), proof.encode().as_bytes())?;
+            write(
+                &dir.join("proofs").join(format!("{seq:04}.txt")),
+                proof.encode().as_bytes(),
+            )?;
         }
         previous = Some(row);
     }
@@ -274,13 +354,14 @@ pub fn export_log(store: &mut dyn Store, origin: &str, dir: &Path) -> Result<(),
         if let Ok(entry) = Entry::parse(&bytes) {
             if let Statement::Rotation(r) = entry.statement() {
                 let old = store.checkpoints(&r.previous.origin)?;
-                let final_cp = old
-                    .iter()
-                    .rev()
-                    .find(|c| c.is_final)
-                    .ok_or_else(|| inconsistent(origin, "the previous log has no final checkpoint"))?;
+                let final_cp = old.iter().rev().find(|c| c.is_final).ok_or_else(|| {
+                    inconsistent(origin, "the previous log has no final checkpoint")
+                })?;
                 mkdir(&dir.join("previous"))?;
-                write(&dir.join("previous").join("checkpoint.txt"), final_cp.note.as_bytes())?;
+                write(
+                    &dir.join("previous").join("checkpoint.txt"),
+                    final_cp.note.as_bytes(),
+                )?;
             }
         }
     }
@@ -291,7 +372,11 @@ pub fn export_log(store: &mut dyn Store, origin: &str, dir: &Path) -> Result<(),
 /// Exports every log of `tenant`, each into its own subdirectory of `dir`
 /// named `<key name with '/' as '_'>_<key id hex>`. Returns the origins and
 /// the directories written.
-pub fn export(store: &mut dyn Store, tenant: &str, dir: &Path) -> Result<Vec<(String, PathBuf)>, AuditError> {
+pub fn export(
+    store: &mut dyn Store,
+    tenant: &str,
+    dir: &Path,
+) -> Result<Vec<(String, PathBuf)>, AuditError> {
     let mut out = Vec::new();
     for log in logs_of(store, tenant)? {
         let origin = log.info.origin;

@@ -240,6 +240,10 @@ pub struct RotationStatement {
 }
 
 /// A statement of any kind.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "statements live briefly, one per append; boxing would only add an allocation"
+)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Statement {
@@ -355,7 +359,8 @@ impl Entry {
     /// Encodes a statement as canonical JSON after checking it.
     pub fn new(statement: Statement) -> Result<Entry, EntryError> {
         statement.check()?;
-        let bytes = to_canonical_json(&statement).map_err(|e| EntryError::Canonical(e.to_string()))?;
+        let bytes =
+            to_canonical_json(&statement).map_err(|e| EntryError::Canonical(e.to_string()))?;
         Ok(Entry { bytes, statement })
     }
 
@@ -366,8 +371,8 @@ impl Entry {
         if value.get("v").and_then(serde_json::Value::as_u64) != Some(1) {
             return Err(EntryError::Invalid("`v` must be 1".to_owned()));
         }
-        let statement: Statement =
-            serde_json::from_value(value.clone()).map_err(|e| EntryError::Invalid(e.to_string()))?;
+        let statement: Statement = serde_json::from_value(value.clone())
+            .map_err(|e| EntryError::Invalid(e.to_string()))?;
         statement.check()?;
         // Re-encoding the parsed statement catches `null` for an omitted
         // member, duplicate members and any non-canonical spelling.
@@ -383,7 +388,11 @@ impl Entry {
     }
 
     /// The decision statement of a request and the gate's decision at `time`.
-    pub fn decision(request: &Request, decision: &Decision, time: Timestamp) -> Result<Entry, EntryError> {
+    pub fn decision(
+        request: &Request,
+        decision: &Decision,
+        time: Timestamp,
+    ) -> Result<Entry, EntryError> {
         let canon = |e: ward_core::CanonicalError| EntryError::Canonical(e.to_string());
         let approval = match (&request.approval_id, &decision.approval) {
             (Some(id), _) => Some(ApprovalRef {

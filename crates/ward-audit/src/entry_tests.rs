@@ -17,7 +17,12 @@ pub(crate) fn decision() -> Decision {
 #[test]
 fn decision_entry_bytes_are_pinned() {
     let request = Request::from_json(REQUEST.as_bytes()).unwrap();
-    let entry = Entry::decision(&request, &decision(), Timestamp::from_unix_millis(1_795_223_698_123)).unwrap();
+    let entry = Entry::decision(
+        &request,
+        &decision(),
+        Timestamp::from_unix_millis(1_795_223_698_123),
+    )
+    .unwrap();
     let text = std::str::from_utf8(entry.bytes()).unwrap();
     let want = format!(
         concat!(
@@ -52,10 +57,16 @@ fn parse_refuses_what_the_spec_forbids() {
         good.replace(r#""tenant":"acme""#, r#""tenant":"""#),
         good.replace("00.000Z", "00Z"),
         good.replace(r#""kind":"decision""#, r#""kind":"other""#),
-        good.replace(r#""roles":["support"]"#, r#""roles":["support"],"attrs":{}"#),
+        good.replace(
+            r#""roles":["support"]"#,
+            r#""roles":["support"],"attrs":{}"#,
+        ),
         good.replace(r#","v":1"#, ""),
         format!(" {good}"),
-        good.replace(r#""session":"s-1","tenant""#, r#""tenant":"acme","session":"s-1","tenant""#),
+        good.replace(
+            r#""session":"s-1","tenant""#,
+            r#""tenant":"acme","session":"s-1","tenant""#,
+        ),
     ];
     for b in bad {
         assert!(Entry::parse(b.as_bytes()).is_err(), "{b}");
@@ -90,5 +101,7 @@ fn other_kinds_round_trip() {
     }))
     .unwrap();
     assert_eq!(Entry::parse(execution.bytes()).unwrap(), execution);
-    assert!(std::str::from_utf8(execution.bytes()).unwrap().starts_with(r#"{"decision_id":"d-1","duration_ms":12,"#));
+    assert!(std::str::from_utf8(execution.bytes())
+        .unwrap()
+        .starts_with(r#"{"decision_id":"d-1","duration_ms":12,"#));
 }

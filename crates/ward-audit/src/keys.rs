@@ -24,7 +24,9 @@ pub enum KeyError {
         message: String,
     },
     /// The file is readable by group or others.
-    #[error("key file `{path}` has mode {mode:o}, readable by group or others; run `chmod 600 {path}`")]
+    #[error(
+        "key file `{path}` has mode {mode:o}, readable by group or others; run `chmod 600 {path}`"
+    )]
     Permissions {
         /// The file.
         path: String,
@@ -46,12 +48,27 @@ pub enum KeyError {
 /// the verifier key string to give to auditors.
 pub fn generate_key(name: &str, path: &Path) -> Result<String, KeyError> {
     let shown = path.display().to_string();
-    let io = |e: std::io::Error| KeyError::Io { path: shown.clone(), message: e.to_string() };
+    let io = |e: std::io::Error| KeyError::Io {
+        path: shown.clone(),
+        message: e.to_string(),
+    };
     let mut seed = [0u8; 32];
-    OsRng.try_fill_bytes(&mut seed).map_err(|e| KeyError::Io { path: shown.clone(), message: e.to_string() })?;
-    let key = LogKey::from_seed(name, seed).map_err(|source| KeyError::Invalid { path: shown.clone(), source })?;
-    let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(io)?;
-    file.write_all(format!("{}\n", key.private_string()).as_bytes()).map_err(io)?;
+    OsRng.try_fill_bytes(&mut seed).map_err(|e| KeyError::Io {
+        path: shown.clone(),
+        message: e.to_string(),
+    })?;
+    let key = LogKey::from_seed(name, seed).map_err(|source| KeyError::Invalid {
+        path: shown.clone(),
+        source,
+    })?;
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io)?;
+    file.write_all(format!("{}\n", key.private_string()).as_bytes())
+        .map_err(io)?;
     file.sync_all().map_err(io)?;
     Ok(key.verifier().to_string())
 }
@@ -59,20 +76,25 @@ pub fn generate_key(name: &str, path: &Path) -> Result<String, KeyError> {
 /// Loads a private key file, refusing one readable by group or others.
 pub fn load_key(path: &Path) -> Result<LogKey, KeyError> {
     let shown = path.display().to_string();
-    let io = |e: std::io::Error| KeyError::Io { path: shown.clone(), message: e.to_string() };
+    let io = |e: std::io::Error| KeyError::Io {
+        path: shown.clone(),
+        message: e.to_string(),
+    };
     let meta = std::fs::metadata(path).map_err(io)?;
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
         return Err(KeyError::Permissions { path: shown, mode });
     }
     let text = std::fs::read_to_string(path).map_err(io)?;
-    LogKey::from_private_string(&text).map_err(|source| KeyError::Invalid { path: shown, source })
+    LogKey::from_private_string(&text).map_err(|source| KeyError::Invalid {
+        path: shown,
+        source,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt as _;
 
     #[test]
     fn generated_keys_are_private_and_load_back() {
@@ -83,11 +105,17 @@ mod tests {
         assert_eq!(mode, 0o600);
         let key = load_key(&path).unwrap();
         assert_eq!(key.verifier().to_string(), verifier);
-        assert!(generate_key("ward/test", &path).is_err(), "never overwrites");
+        assert!(
+            generate_key("ward/test", &path).is_err(),
+            "never overwrites"
+        );
 
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
         let err = load_key(&path).unwrap_err();
-        assert!(matches!(err, KeyError::Permissions { mode: 0o640, .. }), "{err}");
+        assert!(
+            matches!(err, KeyError::Permissions { mode: 0o640, .. }),
+            "{err}"
+        );
         assert!(err.to_string().contains("log.key"), "{err}");
         assert!(generate_key("bad name", &dir.path().join("other.key")).is_err());
     }

@@ -20,12 +20,14 @@ pub use audit::{check, export, export_log, forget_payload, logs_of, query, LogAn
 pub use entry::{Entry, EntryError, Statement};
 pub use error::AuditError;
 pub use keys::{generate_key, load_key, KeyError};
-pub use note::{Checkpoint, ConsistencyProof, LogKey, NoteError, Receipt, SignedCheckpoint, VerifierKey};
+pub use note::{
+    Checkpoint, ConsistencyProof, LogKey, NoteError, Receipt, SignedCheckpoint, VerifierKey,
+};
 pub use store::postgres::PgStore;
 pub use store::sqlite::SqliteStore;
 pub use store::{
-    ArgFilter, ArgOp, ArgValue, Batch, CheckpointRow, EntryRow, Filter, Hit, LogAppend, LogInfo, LogState, Store,
-    StoreError,
+    ArgFilter, ArgOp, ArgValue, Batch, CheckpointRow, EntryRow, Filter, Hit, LogAppend, LogInfo,
+    LogState, Store, StoreError,
 };
 pub use time::{Timestamp, TimestampError};
 pub use writer::{AppendRequest, Clock, Writer, WriterConfig};

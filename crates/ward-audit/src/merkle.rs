@@ -109,7 +109,11 @@ where
 
 /// The inclusion proof (audit path) of leaf `index` in the tree of `size`
 /// leaves, deepest sibling first, as in RFC 9162 §2.1.3.1.
-pub fn inclusion_proof<E, F>(index: u64, size: u64, read: &mut F) -> Result<Vec<Hash>, ProofError<E>>
+pub fn inclusion_proof<E, F>(
+    index: u64,
+    size: u64,
+    read: &mut F,
+) -> Result<Vec<Hash>, ProofError<E>>
 where
     F: FnMut(NodeId) -> Result<Hash, E>,
 {

@@ -43,7 +43,11 @@ fn roots_match_the_ct_vectors() {
     let tree = ct_tree();
     let mut read = tree.reader();
     for (size, want) in CT_ROOTS.iter().enumerate() {
-        assert_eq!(root(size as u64, &mut read).unwrap(), h(want), "size {size}");
+        assert_eq!(
+            root(size as u64, &mut read).unwrap(),
+            h(want),
+            "size {size}"
+        );
     }
     assert_eq!(tree.root(), h(CT_ROOTS[8]));
     assert_eq!(EMPTY_ROOT, h(CT_ROOTS[0]));
@@ -83,7 +87,13 @@ fn inclusion_proofs_match_the_ct_vectors() {
         let want: Vec<Hash> = want.iter().map(|s| h(s)).collect();
         assert_eq!(got, want, "inclusion {index}/{size}");
         let leaf = tree.node(NodeId::leaf(index)).unwrap();
-        assert!(verify_inclusion(&leaf, index, size, &got, &h(CT_ROOTS[size as usize])));
+        assert!(verify_inclusion(
+            &leaf,
+            index,
+            size,
+            &got,
+            &h(CT_ROOTS[size as usize])
+        ));
     }
 }
 

@@ -61,7 +61,9 @@ pub enum NoteError {
         origin: String,
     },
     /// The inclusion proof does not lead to the checkpoint root.
-    #[error("inclusion proof of entry {index} does not verify against the checkpoint of size {size}")]
+    #[error(
+        "inclusion proof of entry {index} does not verify against the checkpoint of size {size}"
+    )]
     NotIncluded {
         /// The index.
         index: u64,
@@ -78,7 +80,10 @@ fn malformed(what: &'static str, why: impl Into<String>) -> NoteError {
 }
 
 fn valid_key_name(name: &str) -> bool {
-    !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || c == '+' || c.is_control())
+    !name.is_empty()
+        && !name
+            .chars()
+            .any(|c| c.is_whitespace() || c == '+' || c.is_control())
 }
 
 fn key_id(name: &str, public: &[u8; 32]) -> [u8; 4] {
@@ -98,11 +103,16 @@ fn decode_hash(s: &str, what: &'static str) -> Result<Hash, NoteError> {
 }
 
 fn parse_decimal(s: &str, what: &'static str) -> Result<u64, NoteError> {
-    let ok = !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
+    let ok =
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
     if !ok {
-        return Err(malformed(what, format!("`{s}` is not a decimal without leading zeros")));
+        return Err(malformed(
+            what,
+            format!("`{s}` is not a decimal without leading zeros"),
+        ));
     }
-    s.parse().map_err(|_| malformed(what, format!("`{s}` is out of range")))
+    s.parse()
+        .map_err(|_| malformed(what, format!("`{s}` is out of range")))
 }
 
 /// A log's Ed25519 signing key with its signed-note name.
@@ -143,10 +153,13 @@ impl LogKey {
             .trim()
             .strip_prefix("PRIVATE+KEY+")
             .ok_or_else(|| bad("a private key starts with `PRIVATE+KEY+`"))?;
-        let (name, id_hex, data) = split_key_fields(rest).ok_or_else(|| bad("expected `<name>+<id>+<key>`"))?;
+        let (name, id_hex, data) =
+            split_key_fields(rest).ok_or_else(|| bad("expected `<name>+<id>+<key>`"))?;
         let raw = B64.decode(data).map_err(|_| bad("the key is not base64"))?;
         let (kind, seed) = raw.split_first().ok_or_else(|| bad("empty key"))?;
-        let seed: [u8; 32] = seed.try_into().map_err(|_| bad("the seed is not 32 bytes"))?;
+        let seed: [u8; 32] = seed
+            .try_into()
+            .map_err(|_| bad("the seed is not 32 bytes"))?;
         if *kind != ED25519_TYPE {
             return Err(bad("not an Ed25519 key"));
         }
@@ -161,7 +174,12 @@ impl LogKey {
     pub fn private_string(&self) -> String {
         let mut raw = vec![ED25519_TYPE];
         raw.extend_from_slice(self.signing.as_bytes());
-        format!("PRIVATE+KEY+{}+{}+{}", self.name, self.key_id_hex(), B64.encode(raw))
+        format!(
+            "PRIVATE+KEY+{}+{}+{}",
+            self.name,
+            self.key_id_hex(),
+            B64.encode(raw)
+        )
     }
 
     /// The signed-note key name.
@@ -243,7 +261,13 @@ impl fmt::Display for VerifierKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut raw = vec![ED25519_TYPE];
         raw.extend_from_slice(self.key.as_bytes());
-        write!(f, "{}+{}+{}", self.name, hex::encode(self.id), B64.encode(raw))
+        write!(
+            f,
+            "{}+{}+{}",
+            self.name,
+            hex::encode(self.id),
+            B64.encode(raw)
+        )
     }
 }
 
@@ -252,7 +276,8 @@ impl FromStr for VerifierKey {
 
     fn from_str(s: &str) -> Result<VerifierKey, NoteError> {
         let bad = |why: &str| NoteError::KeyString(format!("`{s}`: {why}"));
-        let (name, id_hex, data) = split_key_fields(s).ok_or_else(|| bad("expected `<name>+<id>+<key>`"))?;
+        let (name, id_hex, data) =
+            split_key_fields(s).ok_or_else(|| bad("expected `<name>+<id>+<key>`"))?;
         if !valid_key_name(name) {
             return Err(NoteError::KeyName(name.to_owned()));
         }
@@ -261,8 +286,11 @@ impl FromStr for VerifierKey {
         if *kind != ED25519_TYPE {
             return Err(bad("not an Ed25519 key"));
         }
-        let public: [u8; 32] = public.try_into().map_err(|_| bad("the key is not 32 bytes"))?;
-        let key = VerifyingKey::from_bytes(&public).map_err(|_| bad("not a valid Ed25519 point"))?;
+        let public: [u8; 32] = public
+            .try_into()
+            .map_err(|_| bad("the key is not 32 bytes"))?;
+        let key =
+            VerifyingKey::from_bytes(&public).map_err(|_| bad("not a valid Ed25519 point"))?;
         let id = key_id(name, &public);
         if hex::encode(id) != id_hex {
             return Err(bad("the key id does not match the name and key"));
@@ -289,7 +317,12 @@ pub struct Checkpoint {
 impl Checkpoint {
     /// The body text, ending in LF. Ward writes no extension lines.
     pub fn body(&self) -> String {
-        format!("{}\n{}\n{}\n", self.origin, self.size, B64.encode(self.root))
+        format!(
+            "{}\n{}\n{}\n",
+            self.origin,
+            self.size,
+            B64.encode(self.root)
+        )
     }
 
     /// Signs the body as a signed note.
@@ -384,15 +417,26 @@ fn split_note(text: &str) -> Result<(&str, Vec<SignatureLine<'_>>), NoteError> {
     if text.chars().any(|c| c.is_control() && c != '\n') {
         return Err(malformed(what, "control character"));
     }
-    let pos = text.rfind("\n\n").ok_or_else(|| malformed(what, "no blank line before the signatures"))?;
-    let body = text.get(..=pos).ok_or_else(|| malformed(what, "bad split"))?;
-    let sigs = text.get(pos + 2..).ok_or_else(|| malformed(what, "bad split"))?;
-    let sigs = sigs.strip_suffix('\n').ok_or_else(|| malformed(what, "must end with LF"))?;
+    let pos = text
+        .rfind("\n\n")
+        .ok_or_else(|| malformed(what, "no blank line before the signatures"))?;
+    let body = text
+        .get(..=pos)
+        .ok_or_else(|| malformed(what, "bad split"))?;
+    let sigs = text
+        .get(pos + 2..)
+        .ok_or_else(|| malformed(what, "bad split"))?;
+    let sigs = sigs
+        .strip_suffix('\n')
+        .ok_or_else(|| malformed(what, "must end with LF"))?;
     let mut lines = Vec::new();
     for line in sigs.split('\n') {
-        let rest = line
-            .strip_prefix(EM_DASH_PREFIX)
-            .ok_or_else(|| malformed(what, format!("signature line `{line}` does not start with an em dash")))?;
+        let rest = line.strip_prefix(EM_DASH_PREFIX).ok_or_else(|| {
+            malformed(
+                what,
+                format!("signature line `{line}` does not start with an em dash"),
+            )
+        })?;
         let (name, data) = rest
             .split_once(' ')
             .ok_or_else(|| malformed(what, format!("signature line `{line}` has no signature")))?;
@@ -414,10 +458,22 @@ fn split_note(text: &str) -> Result<(&str, Vec<SignatureLine<'_>>), NoteError> {
 
 fn parse_body(body: &str) -> Result<Checkpoint, NoteError> {
     let what = "checkpoint";
-    let mut lines = body.strip_suffix('\n').ok_or_else(|| malformed(what, "must end with LF"))?.split('\n');
-    let origin = lines.next().filter(|o| !o.is_empty()).ok_or_else(|| malformed(what, "no origin"))?;
-    let size = parse_decimal(lines.next().ok_or_else(|| malformed(what, "no size"))?, what)?;
-    let root = decode_hash(lines.next().ok_or_else(|| malformed(what, "no root"))?, what)?;
+    let mut lines = body
+        .strip_suffix('\n')
+        .ok_or_else(|| malformed(what, "must end with LF"))?
+        .split('\n');
+    let origin = lines
+        .next()
+        .filter(|o| !o.is_empty())
+        .ok_or_else(|| malformed(what, "no origin"))?;
+    let size = parse_decimal(
+        lines.next().ok_or_else(|| malformed(what, "no size"))?,
+        what,
+    )?;
+    let root = decode_hash(
+        lines.next().ok_or_else(|| malformed(what, "no root"))?,
+        what,
+    )?;
     if lines.any(str::is_empty) {
         return Err(malformed(what, "empty extension line"));
     }
@@ -444,7 +500,11 @@ pub struct Receipt {
 impl Receipt {
     /// The receipt text.
     pub fn encode(&self) -> String {
-        let mut out = format!("{RECEIPT_HEADER}\nextra {}\nindex {}\n", B64.encode(&self.entry), self.index);
+        let mut out = format!(
+            "{RECEIPT_HEADER}\nextra {}\nindex {}\n",
+            B64.encode(&self.entry),
+            self.index
+        );
         for h in &self.path {
             out.push_str(&B64.encode(h));
             out.push('\n');
@@ -457,22 +517,31 @@ impl Receipt {
     /// Parses receipt text, without verifying it.
     pub fn parse(text: &str) -> Result<Receipt, NoteError> {
         let what = "receipt";
-        let (head, note) = text.split_once("\n\n").ok_or_else(|| malformed(what, "no blank line"))?;
+        let (head, note) = text
+            .split_once("\n\n")
+            .ok_or_else(|| malformed(what, "no blank line"))?;
         let mut lines = head.split('\n');
         if lines.next() != Some(RECEIPT_HEADER) {
-            return Err(malformed(what, format!("first line must be `{RECEIPT_HEADER}`")));
+            return Err(malformed(
+                what,
+                format!("first line must be `{RECEIPT_HEADER}`"),
+            ));
         }
         let extra = lines
             .next()
             .and_then(|l| l.strip_prefix("extra "))
             .ok_or_else(|| malformed(what, "no `extra` line"))?;
-        let entry = B64.decode(extra).map_err(|_| malformed(what, "`extra` is not base64"))?;
+        let entry = B64
+            .decode(extra)
+            .map_err(|_| malformed(what, "`extra` is not base64"))?;
         let index = lines
             .next()
             .and_then(|l| l.strip_prefix("index "))
             .ok_or_else(|| malformed(what, "no `index` line"))?;
         let index = parse_decimal(index, what)?;
-        let path = lines.map(|l| decode_hash(l, what)).collect::<Result<Vec<_>, _>>()?;
+        let path = lines
+            .map(|l| decode_hash(l, what))
+            .collect::<Result<Vec<_>, _>>()?;
         let checkpoint = SignedCheckpoint::parse(note)?;
         Ok(Receipt {
             entry,
@@ -487,7 +556,10 @@ impl Receipt {
         let entry = Entry::parse(&self.entry).map_err(|e| malformed("receipt", e.to_string()))?;
         let cp = self.checkpoint.verify(key)?;
         if self.index >= cp.size {
-            return Err(malformed("receipt", "index is not below the checkpoint size"));
+            return Err(malformed(
+                "receipt",
+                "index is not below the checkpoint size",
+            ));
         }
         let origin_tenant = key.origin_tenant(&cp.origin).unwrap_or_default();
         if entry.tenant() != origin_tenant {
@@ -532,10 +604,15 @@ impl ConsistencyProof {
     /// Parses the file text.
     pub fn parse(text: &str) -> Result<ConsistencyProof, NoteError> {
         let what = "consistency proof";
-        let body = text.strip_suffix('\n').ok_or_else(|| malformed(what, "must end with LF"))?;
+        let body = text
+            .strip_suffix('\n')
+            .ok_or_else(|| malformed(what, "must end with LF"))?;
         let mut lines = body.split('\n');
         if lines.next() != Some(CONSISTENCY_HEADER) {
-            return Err(malformed(what, format!("first line must be `{CONSISTENCY_HEADER}`")));
+            return Err(malformed(
+                what,
+                format!("first line must be `{CONSISTENCY_HEADER}`"),
+            ));
         }
         let mut size = |prefix: &str| {
             lines
@@ -545,7 +622,9 @@ impl ConsistencyProof {
                 .and_then(|s| parse_decimal(s, what))
         };
         let (old, new) = (size("old ")?, size("new ")?);
-        let hashes = lines.map(|l| decode_hash(l, what)).collect::<Result<Vec<_>, _>>()?;
+        let hashes = lines
+            .map(|l| decode_hash(l, what))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(ConsistencyProof { old, new, hashes })
     }
 

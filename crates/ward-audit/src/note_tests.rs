@@ -1,11 +1,13 @@
 use super::*;
 
 // golang.org/x/mod/sumdb/note's published example key and signed note.
-const GO_SKEY: &str = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
+const GO_SKEY: &str =
+    "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
 const GO_VKEY: &str = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
 const GO_TEXT: &str =
     "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n";
-const GO_SIG: &str = "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=";
+const GO_SIG: &str =
+    "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=";
 
 pub(crate) fn test_key(name: &str, byte: u8) -> LogKey {
     LogKey::from_seed(name, [byte; 32]).unwrap()
@@ -17,7 +19,10 @@ fn go_sumdb_note_vector() {
     assert_eq!(key.private_string(), GO_SKEY);
     assert_eq!(key.verifier().to_string(), GO_VKEY);
     assert_eq!(GO_VKEY.parse::<VerifierKey>().unwrap(), key.verifier());
-    assert_eq!(key.signature_line(GO_TEXT), format!("\u{2014} PeterNeumann {GO_SIG}\n"));
+    assert_eq!(
+        key.signature_line(GO_TEXT),
+        format!("\u{2014} PeterNeumann {GO_SIG}\n")
+    );
 }
 
 #[test]
@@ -52,16 +57,25 @@ fn checkpoints_sign_verify_and_countersign() {
     assert!(text.ends_with('\n'));
     assert_eq!(SignedCheckpoint::parse(text).unwrap(), signed);
     assert_eq!(signed.verify(&k1.verifier()).unwrap(), &cp);
-    assert!(matches!(signed.verify(&k2.verifier()), Err(NoteError::Unsigned(_))));
+    assert!(matches!(
+        signed.verify(&k2.verifier()),
+        Err(NoteError::Unsigned(_))
+    ));
 
     let counter = signed.countersign(&k2);
     assert!(counter.verify(&k1.verifier()).is_ok());
     assert!(counter.verify_signature(&k2.verifier()).is_ok());
     // Origin belongs to k1, so k2 does not accept it as its own log.
-    assert!(matches!(counter.verify(&k2.verifier()), Err(NoteError::WrongOrigin { .. })));
+    assert!(matches!(
+        counter.verify(&k2.verifier()),
+        Err(NoteError::WrongOrigin { .. })
+    ));
 
     let forged = text.replace("\n0\n", "\n1\n");
-    assert!(SignedCheckpoint::parse(&forged).unwrap().verify(&k1.verifier()).is_err());
+    assert!(SignedCheckpoint::parse(&forged)
+        .unwrap()
+        .verify(&k1.verifier())
+        .is_err());
 }
 
 #[test]
@@ -94,11 +108,23 @@ fn receipts_round_trip_and_verify() {
     wrong_index.index = 0;
     assert!(wrong_index.verify(&key.verifier()).is_err());
     let mut edited = parsed.clone();
-    edited.entry = String::from_utf8(entry.to_vec()).unwrap().replace("\"t\"", "\"u\"").into_bytes();
-    assert!(matches!(edited.verify(&key.verifier()), Err(NoteError::NotIncluded { .. })));
+    edited.entry = String::from_utf8(entry.to_vec())
+        .unwrap()
+        .replace("\"t\"", "\"u\"")
+        .into_bytes();
+    assert!(matches!(
+        edited.verify(&key.verifier()),
+        Err(NoteError::NotIncluded { .. })
+    ));
     let mut other_tenant = parsed;
-    other_tenant.entry = String::from_utf8(entry.to_vec()).unwrap().replace("acme", "beta").into_bytes();
-    assert!(matches!(other_tenant.verify(&key.verifier()), Err(NoteError::WrongTenant { .. })));
+    other_tenant.entry = String::from_utf8(entry.to_vec())
+        .unwrap()
+        .replace("acme", "beta")
+        .into_bytes();
+    assert!(matches!(
+        other_tenant.verify(&key.verifier()),
+        Err(NoteError::WrongTenant { .. })
+    ));
 }
 
 #[test]
@@ -110,7 +136,11 @@ fn consistency_files_round_trip() {
     };
     let text = p.encode();
     assert_eq!(ConsistencyProof::parse(&text).unwrap(), p);
-    let empty = ConsistencyProof { old: 0, new: 0, hashes: vec![] };
+    let empty = ConsistencyProof {
+        old: 0,
+        new: 0,
+        hashes: vec![],
+    };
     assert_eq!(empty.encode(), "ward/consistency-proof@v1\nold 0\nnew 0\n");
     assert!(ConsistencyProof::parse("ward/consistency-proof@v1\nold 01\nnew 2\n").is_err());
 }

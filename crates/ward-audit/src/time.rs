@@ -106,8 +106,15 @@ impl FromStr for Timestamp {
             s.get(range).and_then(|p| p.parse().ok()).ok_or_else(err)
         };
         let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-        let (hour, minute, second, millis) = (num(11..13)?, num(14..16)?, num(17..19)?, num(20..23)?);
-        if !(1..=12).contains(&month) || day == 0 || hour > 23 || minute > 59 || second > 59 || year < 1970 {
+        let (hour, minute, second, millis) =
+            (num(11..13)?, num(14..16)?, num(17..19)?, num(20..23)?);
+        if !(1..=12).contains(&month)
+            || day == 0
+            || hour > 23
+            || minute > 59
+            || second > 59
+            || year < 1970
+        {
             return Err(err());
         }
         let days = days_from_civil(year as i64, month as u32, day as u32);
@@ -127,7 +134,10 @@ mod tests {
 
     #[test]
     fn known_instants() {
-        assert_eq!(Timestamp::from_unix_millis(0).to_string(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            Timestamp::from_unix_millis(0).to_string(),
+            "1970-01-01T00:00:00.000Z"
+        );
         assert_eq!(
             Timestamp::from_unix_millis(1_795_223_698_123).to_string(),
             "2026-11-21T01:14:58.123Z"
@@ -136,7 +146,10 @@ mod tests {
             Timestamp::from_unix_millis(951_782_400_000).to_string(),
             "2000-02-29T00:00:00.000Z"
         );
-        assert_eq!(Timestamp::from_unix_millis(u64::MAX).to_string(), "9999-12-31T23:59:59.999Z");
+        assert_eq!(
+            Timestamp::from_unix_millis(u64::MAX).to_string(),
+            "9999-12-31T23:59:59.999Z"
+        );
     }
 
     #[test]

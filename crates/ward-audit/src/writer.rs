@@ -22,7 +22,9 @@ use crate::entry::{Entry, PreviousLog, RotationStatement, Statement, V1};
 use crate::error::AuditError;
 use crate::merkle::{self, Frontier, Hash, NodeId};
 use crate::note::{root_base64, Checkpoint, LogKey, Receipt, SignedCheckpoint, VerifierKey};
-use crate::store::{ArgValue, Batch, CheckpointRow, EntryRow, LogAppend, LogInfo, Store, StoreError};
+use crate::store::{
+    ArgValue, Batch, CheckpointRow, EntryRow, LogAppend, LogInfo, Store, StoreError,
+};
 use crate::time::Timestamp;
 
 /// The writer's clock, injected so tests and replays control time.
@@ -196,7 +198,10 @@ impl Writer {
 
     /// Appends an entry and blocks the calling thread until it is durable
     /// and signed. Do not call from inside an async task.
-    pub fn append_blocking(&self, request: impl Into<AppendRequest>) -> Result<Receipt, AuditError> {
+    pub fn append_blocking(
+        &self,
+        request: impl Into<AppendRequest>,
+    ) -> Result<Receipt, AuditError> {
         let (tx, rx) = mpsc::sync_channel(1);
         self.submit(request.into(), Reply::Blocking(tx))?;
         rx.recv().map_err(|_| AuditError::WriterClosed)?
@@ -271,12 +276,19 @@ fn inconsistent(origin: &str, message: impl Into<String>) -> AuditError {
 
 /// Loads the frontier of a stored log and checks it against the log's last
 /// checkpoint, so a truncated or edited store is caught before any append.
-fn load_log(store: &mut dyn Store, origin: &str, size: u64, key: &VerifierKey) -> Result<(Frontier, Option<SignedCheckpoint>), AuditError> {
+fn load_log(
+    store: &mut dyn Store,
+    origin: &str,
+    size: u64,
+    key: &VerifierKey,
+) -> Result<(Frontier, Option<SignedCheckpoint>), AuditError> {
     let ids = merkle::frontier_ids(size);
     let hashes = store.nodes(origin, &ids)?;
     let mut stored = hashes.into_iter();
     let frontier = Frontier::load(size, &mut |_id: NodeId| {
-        stored.next().ok_or_else(|| inconsistent(origin, "missing frontier node"))
+        stored
+            .next()
+            .ok_or_else(|| inconsistent(origin, "missing frontier node"))
     })?;
     let last = store.checkpoints(origin)?.pop();
     let Some(last) = last else {
@@ -288,13 +300,21 @@ fn load_log(store: &mut dyn Store, origin: &str, size: u64, key: &VerifierKey) -
     if cp.size != size || cp.root != frontier.root() || cp.origin != origin {
         return Err(inconsistent(
             origin,
-            format!("stored tree of size {size} does not match its last checkpoint of size {}", cp.size),
+            format!(
+                "stored tree of size {size} does not match its last checkpoint of size {}",
+                cp.size
+            ),
         ));
     }
     Ok((frontier, Some(signed)))
 }
 
-fn open_logs(store: &mut dyn Store, key: &LogKey, clock: &Clock, rotate: bool) -> Result<HashMap<String, OpenLog>, AuditError> {
+fn open_logs(
+    store: &mut dyn Store,
+    key: &LogKey,
+    clock: &Clock,
+    rotate: bool,
+) -> Result<HashMap<String, OpenLog>, AuditError> {
     let mut open = HashMap::new();
     let mut rotations = Batch::default();
     let mut rotated = Vec::new();
@@ -305,7 +325,14 @@ fn open_logs(store: &mut dyn Store, key: &LogKey, clock: &Clock, rotate: bool) -
         let origin = log.info.origin.clone();
         if origin == key.origin(&log.info.tenant) {
             let (frontier, _) = load_log(store, &origin, log.size, &key.verifier())?;
-            open.insert(log.info.tenant.clone(), OpenLog { info: log.info, frontier, is_new: false });
+            open.insert(
+                log.info.tenant.clone(),
+                OpenLog {
+                    info: log.info,
+                    frontier,
+                    is_new: false,
+                },
+            );
             continue;
         }
         if !rotate {
@@ -320,7 +347,11 @@ fn open_logs(store: &mut dyn Store, key: &LogKey, clock: &Clock, rotate: bool) -
             create: None,
             entries: Vec::new(),
             nodes: Vec::new(),
-            checkpoints: vec![CheckpointRow { size: log.size, note: final_checkpoint.text().to_owned(), is_final: true }],
+            checkpoints: vec![CheckpointRow {
+                size: log.size,
+                note: final_checkpoint.text().to_owned(),
+                is_final: true,
+            }],
         });
         let tenant = log.info.tenant.clone();
         let entry = Entry::new(Statement::Rotation(RotationStatement {
@@ -343,7 +374,12 @@ fn open_logs(store: &mut dyn Store, key: &LogKey, clock: &Clock, rotate: bool) -
             key_name: key.name().to_owned(),
             verifier_key: key.verifier().to_string(),
         };
-        let cp = Checkpoint { origin: new_origin.clone(), size: 1, root: new_frontier.root() }.sign(key);
+        let cp = Checkpoint {
+            origin: new_origin.clone(),
+            size: 1,
+            root: new_frontier.root(),
+        }
+        .sign(key);
         let facets = entry.facets();
         rotations.logs.push(LogAppend {
             origin: new_origin,
@@ -363,9 +399,20 @@ fn open_logs(store: &mut dyn Store, key: &LogKey, clock: &Clock, rotate: bool) -
                 args: Vec::new(),
             }],
             nodes,
-            checkpoints: vec![CheckpointRow { size: 1, note: cp.text().to_owned(), is_final: false }],
+            checkpoints: vec![CheckpointRow {
+                size: 1,
+                note: cp.text().to_owned(),
+                is_final: false,
+            }],
         });
-        rotated.push((tenant, OpenLog { info, frontier: new_frontier, is_new: false }));
+        rotated.push((
+            tenant,
+            OpenLog {
+                info,
+                frontier: new_frontier,
+                is_new: false,
+            },
+        ));
     }
     if !rotations.logs.is_empty() {
         store.commit(&rotations)?;
@@ -456,7 +503,11 @@ impl WriterState {
                 create: log.is_new.then(|| log.info.clone()),
                 entries: rows,
                 nodes,
-                checkpoints: vec![CheckpointRow { size: frontier.size(), note: checkpoint.text().to_owned(), is_final: false }],
+                checkpoints: vec![CheckpointRow {
+                    size: frontier.size(),
+                    note: checkpoint.text().to_owned(),
+                    is_final: false,
+                }],
             });
             plans.push((tenant, before, frontier, checkpoint, replies));
         }
@@ -475,7 +526,9 @@ impl WriterState {
             }
             return;
         }
-        for ((tenant, before, frontier, checkpoint, replies), append) in plans.into_iter().zip(commit.logs) {
+        for ((tenant, before, frontier, checkpoint, replies), append) in
+            plans.into_iter().zip(commit.logs)
+        {
             if let Some(log) = self.logs.get_mut(&tenant) {
                 log.frontier = frontier;
                 log.is_new = false;
@@ -491,15 +544,22 @@ impl WriterState {
                 let mut read = |id: NodeId| -> Result<Hash, StoreError> {
                     match known.get(&id) {
                         Some(h) => Ok(*h),
-                        None => store.nodes(origin, &[id])?.into_iter().next().ok_or(StoreError::MissingNode {
-                            origin: origin.to_owned(),
-                            level: id.level,
-                            index: id.index,
-                        }),
+                        None => store.nodes(origin, &[id])?.into_iter().next().ok_or(
+                            StoreError::MissingNode {
+                                origin: origin.to_owned(),
+                                level: id.level,
+                                index: id.index,
+                            },
+                        ),
                     }
                 };
                 let result = match merkle::inclusion_proof(row.index, size, &mut read) {
-                    Ok(path) => Ok(Receipt { entry: row.bytes, index: row.index, path, checkpoint: checkpoint.clone() }),
+                    Ok(path) => Ok(Receipt {
+                        entry: row.bytes,
+                        index: row.index,
+                        path,
+                        checkpoint: checkpoint.clone(),
+                    }),
                     Err(merkle::ProofError::Read(e)) => Err(AuditError::Store(e)),
                     Err(merkle::ProofError::OutOfRange(m)) => Err(inconsistent(origin, m)),
                 };

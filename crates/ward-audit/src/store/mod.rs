@@ -272,4 +272,3 @@ pub(crate) fn node_reader<'a>(
             })
     }
 }
-

@@ -32,7 +32,9 @@ pub struct PgStore {
 
 impl std::fmt::Debug for PgStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgStore").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("PgStore")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -60,7 +62,10 @@ impl PgStore {
         let path = self.name.clone();
         move |e| StoreError::Database {
             path: path.clone(),
-            message: e.as_db_error().map(|d| d.message().to_owned()).unwrap_or_else(|| e.to_string()),
+            message: e
+                .as_db_error()
+                .map(|d| d.message().to_owned())
+                .unwrap_or_else(|| e.to_string()),
         }
     }
 
@@ -89,7 +94,8 @@ impl PgStore {
         }
         let mut tx = self.client.transaction().map_err(&err)?;
         // Serialise concurrent installers.
-        tx.batch_execute("SELECT pg_advisory_xact_lock(7474747474)").map_err(&err)?;
+        tx.batch_execute("SELECT pg_advisory_xact_lock(7474747474)")
+            .map_err(&err)?;
         tx.batch_execute(&script).map_err(&err)?;
         tx.commit().map_err(&err)
     }
@@ -130,8 +136,10 @@ impl PgStore {
             "INSERT INTO audit_nodes (origin, level, idx, hash) SELECT $1, u.level, u.idx, u.hash \
              FROM UNNEST($2::BIGINT[], $3::BIGINT[], $4::BYTEA[]) AS u(level, idx, hash)",
         )?;
-        let insert_rule = tx.prepare("INSERT INTO audit_rules (origin, idx, rule) VALUES ($1, $2, $3)")?;
-        let insert_payload = tx.prepare("INSERT INTO audit_payloads (origin, idx, payload) VALUES ($1, $2, $3)")?;
+        let insert_rule =
+            tx.prepare("INSERT INTO audit_rules (origin, idx, rule) VALUES ($1, $2, $3)")?;
+        let insert_payload =
+            tx.prepare("INSERT INTO audit_payloads (origin, idx, payload) VALUES ($1, $2, $3)")?;
         let insert_arg =
             tx.prepare("INSERT INTO audit_arg_index (origin, idx, path, num, text) VALUES ($1, $2, $3, $4, $5)")?;
         let insert_cp = tx.prepare(
@@ -140,7 +148,15 @@ impl PgStore {
         )?;
         for log in &batch.logs {
             if let Some(info) = &log.create {
-                tx.execute(&insert_log, &[&info.origin, &info.tenant, &info.key_name, &info.verifier_key])?;
+                tx.execute(
+                    &insert_log,
+                    &[
+                        &info.origin,
+                        &info.tenant,
+                        &info.key_name,
+                        &info.verifier_key,
+                    ],
+                )?;
             }
             let tenant: String = tx.query_one(&tenant_of, &[&log.origin])?.get(0);
             if !log.entries.is_empty() {
@@ -151,12 +167,26 @@ impl PgStore {
                 let time: Vec<&str> = e.iter().map(|r| r.time.as_str()).collect();
                 let tool: Vec<Option<&str>> = e.iter().map(|r| r.tool.as_deref()).collect();
                 let outcome: Vec<Option<&str>> = e.iter().map(|r| r.outcome.as_deref()).collect();
-                let principal: Vec<Option<&str>> = e.iter().map(|r| r.principal.as_deref()).collect();
+                let principal: Vec<Option<&str>> =
+                    e.iter().map(|r| r.principal.as_deref()).collect();
                 let agent: Vec<Option<&str>> = e.iter().map(|r| r.agent.as_deref()).collect();
-                let decision: Vec<Option<&str>> = e.iter().map(|r| r.decision_id.as_deref()).collect();
+                let decision: Vec<Option<&str>> =
+                    e.iter().map(|r| r.decision_id.as_deref()).collect();
                 tx.execute(
                     &insert_entry,
-                    &[&log.origin, &tenant, &idx, &bytes, &kind, &time, &tool, &outcome, &principal, &agent, &decision],
+                    &[
+                        &log.origin,
+                        &tenant,
+                        &idx,
+                        &bytes,
+                        &kind,
+                        &time,
+                        &tool,
+                        &outcome,
+                        &principal,
+                        &agent,
+                        &decision,
+                    ],
                 )?;
             }
             for e in &log.entries {
@@ -179,13 +209,20 @@ impl PgStore {
                 }
             }
             if !log.nodes.is_empty() {
-                let level: Vec<i64> = log.nodes.iter().map(|(id, _)| i64::from(id.level)).collect();
+                let level: Vec<i64> = log
+                    .nodes
+                    .iter()
+                    .map(|(id, _)| i64::from(id.level))
+                    .collect();
                 let idx: Vec<i64> = log.nodes.iter().map(|(id, _)| to_db(id.index)).collect();
                 let hash: Vec<&[u8]> = log.nodes.iter().map(|(_, h)| &h[..]).collect();
                 tx.execute(&insert_nodes, &[&log.origin, &level, &idx, &hash])?;
             }
             for c in &log.checkpoints {
-                tx.execute(&insert_cp, &[&log.origin, &to_db(c.size), &c.note, &i64::from(c.is_final)])?;
+                tx.execute(
+                    &insert_cp,
+                    &[&log.origin, &to_db(c.size), &c.note, &i64::from(c.is_final)],
+                )?;
             }
         }
         tx.commit()
@@ -245,7 +282,11 @@ impl Store for PgStore {
         let mut out = Vec::with_capacity(ids.len());
         let mut rows = rows.iter();
         for (i, id) in ids.iter().enumerate() {
-            let missing = || StoreError::MissingNode { origin: origin.to_owned(), level: id.level, index: id.index };
+            let missing = || StoreError::MissingNode {
+                origin: origin.to_owned(),
+                level: id.level,
+                index: id.index,
+            };
             let row = rows.next().ok_or_else(missing)?;
             let ord: i64 = row.try_get(0).map_err(&err)?;
             let hash: Vec<u8> = row.try_get(1).map_err(&err)?;
@@ -271,14 +312,20 @@ impl Store for PgStore {
                 &[&origin, &to_db(start), &to_db(end)],
             )
             .map_err(&err)?;
-        rows.iter().map(|r| r.try_get(0)).collect::<Result<Vec<_>, _>>().map_err(&err)
+        rows.iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(&err)
     }
 
     fn checkpoints(&mut self, origin: &str) -> Result<Vec<CheckpointRow>, StoreError> {
         let err = self.err();
         let rows = self
             .client
-            .query("SELECT size, note, is_final FROM audit_checkpoints WHERE origin = $1 ORDER BY seq", &[&origin])
+            .query(
+                "SELECT size, note, is_final FROM audit_checkpoints WHERE origin = $1 ORDER BY seq",
+                &[&origin],
+            )
             .map_err(&err)?;
         rows.iter()
             .map(|r| {
@@ -296,7 +343,10 @@ impl Store for PgStore {
         let err = self.err();
         let row = self
             .client
-            .query_opt("SELECT payload FROM audit_payloads WHERE origin = $1 AND idx = $2", &[&origin, &to_db(index)])
+            .query_opt(
+                "SELECT payload FROM audit_payloads WHERE origin = $1 AND idx = $2",
+                &[&origin, &to_db(index)],
+            )
             .map_err(&err)?;
         row.map(|r| r.try_get(0)).transpose().map_err(&err)
     }
@@ -305,10 +355,16 @@ impl Store for PgStore {
         let err = self.err();
         let mut tx = self.client.transaction().map_err(&err)?;
         let n = tx
-            .execute("DELETE FROM audit_payloads WHERE origin = $1 AND idx = $2", &[&origin, &to_db(index)])
+            .execute(
+                "DELETE FROM audit_payloads WHERE origin = $1 AND idx = $2",
+                &[&origin, &to_db(index)],
+            )
             .map_err(&err)?;
-        tx.execute("DELETE FROM audit_arg_index WHERE origin = $1 AND idx = $2", &[&origin, &to_db(index)])
-            .map_err(&err)?;
+        tx.execute(
+            "DELETE FROM audit_arg_index WHERE origin = $1 AND idx = $2",
+            &[&origin, &to_db(index)],
+        )
+        .map_err(&err)?;
         tx.commit().map_err(&err)?;
         Ok(n > 0)
     }
@@ -329,7 +385,13 @@ impl Store for PgStore {
         let refs: Vec<&(dyn ToSql + Sync)> = boxed.iter().map(|b| b.as_ref()).collect();
         let rows = self.client.query(&text, &refs).map_err(&err)?;
         rows.iter()
-            .map(|r| Ok(Hit { origin: r.try_get(0)?, index: from_db(r.try_get(1)?), entry: r.try_get(2)? }))
+            .map(|r| {
+                Ok(Hit {
+                    origin: r.try_get(0)?,
+                    index: from_db(r.try_get(1)?),
+                    entry: r.try_get(2)?,
+                })
+            })
             .collect::<Result<Vec<_>, postgres::Error>>()
             .map_err(&err)
     }

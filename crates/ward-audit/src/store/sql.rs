@@ -101,7 +101,11 @@ pub(crate) fn build_query(filter: &Filter, ph: fn(usize) -> String) -> (String, 
         ("agent", &filter.agent),
     ] {
         if let Some(v) = value {
-            push(&mut sql, &format!(" AND e.{column} = ?"), Param::Text(v.clone()));
+            push(
+                &mut sql,
+                &format!(" AND e.{column} = ?"),
+                Param::Text(v.clone()),
+            );
         }
     }
     if let Some(rule) = &filter.rule {
@@ -125,7 +129,11 @@ pub(crate) fn build_query(filter: &Filter, ph: fn(usize) -> String) -> (String, 
     }
     sql.push_str(" ORDER BY e.origin, e.idx");
     if let Some(limit) = filter.limit {
-        push(&mut sql, " LIMIT ?", Param::Int(i64::try_from(limit).unwrap_or(i64::MAX)));
+        push(
+            &mut sql,
+            " LIMIT ?",
+            Param::Int(i64::try_from(limit).unwrap_or(i64::MAX)),
+        );
     }
     (sql, params)
 }

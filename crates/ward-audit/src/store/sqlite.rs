@@ -37,7 +37,8 @@ impl SqliteStore {
             if meta.len() == 0 {
                 return Err(StoreError::Corrupt {
                     path: shown,
-                    message: "the file is empty (truncated); refusing to start a new log over it".to_owned(),
+                    message: "the file is empty (truncated); refusing to start a new log over it"
+                        .to_owned(),
                 });
             }
         }
@@ -47,14 +48,17 @@ impl SqliteStore {
         };
         let conn = Connection::open_with_flags(
             path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(open_err)?;
         let corrupt = |e: rusqlite::Error| StoreError::Corrupt {
             path: shown.clone(),
             message: e.to_string(),
         };
-        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(open_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(open_err)?;
         let mode: String = conn
             .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
             .map_err(corrupt)?;
@@ -120,9 +124,12 @@ impl SqliteStore {
                     "INSERT INTO audit_entries (origin, idx, entry, tenant, kind, time, tool, outcome, \
                      principal, agent, decision_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 )?;
-                let mut rule = tx.prepare_cached("INSERT INTO audit_rules (origin, idx, rule) VALUES (?1, ?2, ?3)")?;
-                let mut payload =
-                    tx.prepare_cached("INSERT INTO audit_payloads (origin, idx, payload) VALUES (?1, ?2, ?3)")?;
+                let mut rule = tx.prepare_cached(
+                    "INSERT INTO audit_rules (origin, idx, rule) VALUES (?1, ?2, ?3)",
+                )?;
+                let mut payload = tx.prepare_cached(
+                    "INSERT INTO audit_payloads (origin, idx, payload) VALUES (?1, ?2, ?3)",
+                )?;
                 let mut arg = tx.prepare_cached(
                     "INSERT INTO audit_arg_index (origin, idx, path, num, text) VALUES (?1, ?2, ?3, ?4, ?5)",
                 )?;
@@ -158,8 +165,9 @@ impl SqliteStore {
                         arg.execute(params![log.origin, idx, path, num, text])?;
                     }
                 }
-                let mut node =
-                    tx.prepare_cached("INSERT INTO audit_nodes (origin, level, idx, hash) VALUES (?1, ?2, ?3, ?4)")?;
+                let mut node = tx.prepare_cached(
+                    "INSERT INTO audit_nodes (origin, level, idx, hash) VALUES (?1, ?2, ?3, ?4)",
+                )?;
                 for (id, hash) in &log.nodes {
                     node.execute(params![log.origin, id.level, to_db(id.index), &hash[..]])?;
                 }
@@ -168,7 +176,12 @@ impl SqliteStore {
                      SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3, ?4 FROM audit_checkpoints WHERE origin = ?1",
                 )?;
                 for c in &log.checkpoints {
-                    cp.execute(params![log.origin, to_db(c.size), c.note, i64::from(c.is_final)])?;
+                    cp.execute(params![
+                        log.origin,
+                        to_db(c.size),
+                        c.note,
+                        i64::from(c.is_final)
+                    ])?;
                 }
             }
         }
@@ -220,7 +233,9 @@ impl Store for SqliteStore {
         let err = self.err();
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT hash FROM audit_nodes WHERE origin = ?1 AND level = ?2 AND idx = ?3")
+            .prepare_cached(
+                "SELECT hash FROM audit_nodes WHERE origin = ?1 AND level = ?2 AND idx = ?3",
+            )
             .map_err(&err)?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
@@ -228,11 +243,13 @@ impl Store for SqliteStore {
                 .query_row(params![origin, id.level, to_db(id.index)], |r| r.get(0))
                 .optional()
                 .map_err(&err)?;
-            let hash = blob.and_then(|b| Hash::try_from(b.as_slice()).ok()).ok_or(StoreError::MissingNode {
-                origin: origin.to_owned(),
-                level: id.level,
-                index: id.index,
-            })?;
+            let hash = blob.and_then(|b| Hash::try_from(b.as_slice()).ok()).ok_or(
+                StoreError::MissingNode {
+                    origin: origin.to_owned(),
+                    level: id.level,
+                    index: id.index,
+                },
+            )?;
             out.push(hash);
         }
         Ok(out)
@@ -258,7 +275,9 @@ impl Store for SqliteStore {
         let err = self.err();
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT size, note, is_final FROM audit_checkpoints WHERE origin = ?1 ORDER BY seq")
+            .prepare_cached(
+                "SELECT size, note, is_final FROM audit_checkpoints WHERE origin = ?1 ORDER BY seq",
+            )
             .map_err(&err)?;
         let rows = stmt
             .query_map([origin], |r| {
@@ -276,7 +295,10 @@ impl Store for SqliteStore {
         let err = self.err();
         self.conn
             .prepare_cached("SELECT payload FROM audit_payloads WHERE origin = ?1 AND idx = ?2")
-            .and_then(|mut s| s.query_row(params![origin, to_db(index)], |r| r.get(0)).optional())
+            .and_then(|mut s| {
+                s.query_row(params![origin, to_db(index)], |r| r.get(0))
+                    .optional()
+            })
             .map_err(&err)
     }
 
@@ -284,10 +306,16 @@ impl Store for SqliteStore {
         let err = self.err();
         let tx = self.conn.transaction().map_err(&err)?;
         let n = tx
-            .execute("DELETE FROM audit_payloads WHERE origin = ?1 AND idx = ?2", params![origin, to_db(index)])
+            .execute(
+                "DELETE FROM audit_payloads WHERE origin = ?1 AND idx = ?2",
+                params![origin, to_db(index)],
+            )
             .map_err(&err)?;
-        tx.execute("DELETE FROM audit_arg_index WHERE origin = ?1 AND idx = ?2", params![origin, to_db(index)])
-            .map_err(&err)?;
+        tx.execute(
+            "DELETE FROM audit_arg_index WHERE origin = ?1 AND idx = ?2",
+            params![origin, to_db(index)],
+        )
+        .map_err(&err)?;
         tx.commit().map_err(&err)?;
         Ok(n > 0)
     }

@@ -4,7 +4,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use serde_json::json;
-use ward_audit::{merkle, AppendRequest, Clock, Entry, LogKey, Receipt, Store, Timestamp, VerifierKey};
+use ward_audit::{
+    merkle, AppendRequest, Clock, Entry, LogKey, Receipt, Store, Timestamp, VerifierKey,
+};
 use ward_core::{Decision, Request};
 
 /// 2026-07-01T00:00:00.000Z, a day in Q3.
@@ -20,7 +22,12 @@ pub(crate) fn ticking_clock(start: u64) -> Clock {
     Arc::new(move || Timestamp::from_unix_millis(now.fetch_add(1000, Ordering::SeqCst)))
 }
 
-pub(crate) fn request(tenant: &str, tool: &str, principal: &str, args: serde_json::Value) -> Request {
+pub(crate) fn request(
+    tenant: &str,
+    tool: &str,
+    principal: &str,
+    args: serde_json::Value,
+) -> Request {
     serde_json::from_value(json!({
         "intervention": "pre_tool_call",
         "actor": {
@@ -50,10 +57,21 @@ pub(crate) fn decision(id: &str, outcome: &str, rule: &str) -> Decision {
 pub(crate) fn refund(tenant: &str, n: u64, amount: u64, outcome: &str, time: u64) -> AppendRequest {
     let args = json!({"amount": amount, "order_id": format!("o-{n}")});
     let req = request(tenant, "refund", &format!("u-{}", n % 3), args.clone());
-    let rule = if amount > 500 { "refunds.large" } else { "refunds.small" };
-    let entry = Entry::decision(&req, &decision(&format!("d-{n}"), outcome, rule), Timestamp::from_unix_millis(time))
-        .unwrap();
-    AppendRequest { entry, args: args.as_object().cloned() }
+    let rule = if amount > 500 {
+        "refunds.large"
+    } else {
+        "refunds.small"
+    };
+    let entry = Entry::decision(
+        &req,
+        &decision(&format!("d-{n}"), outcome, rule),
+        Timestamp::from_unix_millis(time),
+    )
+    .unwrap();
+    AppendRequest {
+        entry,
+        args: args.as_object().cloned(),
+    }
 }
 
 /// Checks a receipt and that its entry is in the stored log at that index,
@@ -63,9 +81,22 @@ pub(crate) fn assert_receipt_holds(store: &mut dyn Store, key: &VerifierKey, rec
     let parsed = Receipt::parse(&text).unwrap();
     parsed.verify(key).unwrap();
     let cp = parsed.checkpoint.checkpoint();
-    let stored = store.entries(&cp.origin, parsed.index, parsed.index + 1).unwrap();
-    assert_eq!(stored, vec![parsed.entry.clone()], "entry {} of {} is missing or changed", parsed.index, cp.origin);
-    let log = store.logs().unwrap().into_iter().find(|l| l.info.origin == cp.origin).unwrap();
+    let stored = store
+        .entries(&cp.origin, parsed.index, parsed.index + 1)
+        .unwrap();
+    assert_eq!(
+        stored,
+        vec![parsed.entry.clone()],
+        "entry {} of {} is missing or changed",
+        parsed.index,
+        cp.origin
+    );
+    let log = store
+        .logs()
+        .unwrap()
+        .into_iter()
+        .find(|l| l.info.origin == cp.origin)
+        .unwrap();
     let mut read = |id| store.nodes(&cp.origin, &[id]).map(|v| v[0]);
     let now_root = merkle::root(log.size, &mut read).unwrap();
     let proof = merkle::consistency_proof(cp.size, log.size, &mut read).unwrap();

@@ -28,14 +28,22 @@ fn sqlite_store_suite() {
 /// A log of 20 entries in 4 batches of 5, for tampering.
 fn seeded(dir: &Path) -> PathBuf {
     let path = dir.join("seeded.db");
-    let writer =
-        Writer::start(Box::new(SqliteStore::open(&path).unwrap()), key(9), ticking_clock(Q3), WriterConfig::default())
-            .unwrap();
+    let writer = Writer::start(
+        Box::new(SqliteStore::open(&path).unwrap()),
+        key(9),
+        ticking_clock(Q3),
+        WriterConfig::default(),
+    )
+    .unwrap();
     for batch in 0..4u64 {
         std::thread::scope(|s| {
             for i in 0..5 {
                 let writer = &writer;
-                s.spawn(move || writer.append_blocking(refund("acme", batch * 5 + i, 10, "allow", Q3)).unwrap());
+                s.spawn(move || {
+                    writer
+                        .append_blocking(refund("acme", batch * 5 + i, 10, "allow", Q3))
+                        .unwrap()
+                });
             }
         });
     }
@@ -60,33 +68,80 @@ fn tampered(edit: &dyn Fn(&Connection, &str)) -> AuditError {
 #[test]
 fn check_detects_edited_dropped_reordered_and_inserted_entries() {
     let edited = tampered(&|c, o| {
-        let e: Vec<u8> = c.query_row("SELECT entry FROM audit_entries WHERE origin=?1 AND idx=7", [o], |r| r.get(0)).unwrap();
-        let e = String::from_utf8(e).unwrap().replace("\"allow\"", "\"deny\"");
-        c.execute("UPDATE audit_entries SET entry=?2 WHERE origin=?1 AND idx=7", params![o, e.as_bytes()]).unwrap();
+        let e: Vec<u8> = c
+            .query_row(
+                "SELECT entry FROM audit_entries WHERE origin=?1 AND idx=7",
+                [o],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let e = String::from_utf8(e)
+            .unwrap()
+            .replace("\"allow\"", "\"deny\"");
+        c.execute(
+            "UPDATE audit_entries SET entry=?2 WHERE origin=?1 AND idx=7",
+            params![o, e.as_bytes()],
+        )
+        .unwrap();
     });
     assert!(edited.to_string().contains("checkpoint"), "{edited}");
 
     let dropped_last = tampered(&|c, o| {
-        c.execute("DELETE FROM audit_entries WHERE origin=?1 AND idx=19", [o]).unwrap();
+        c.execute("DELETE FROM audit_entries WHERE origin=?1 AND idx=19", [o])
+            .unwrap();
     });
-    assert!(dropped_last.to_string().contains("holds 19 entries"), "{dropped_last}");
+    assert!(
+        dropped_last.to_string().contains("holds 19 entries"),
+        "{dropped_last}"
+    );
 
     let dropped_middle = tampered(&|c, o| {
-        c.execute("DELETE FROM audit_entries WHERE origin=?1 AND idx=3", [o]).unwrap();
-        c.execute("UPDATE audit_entries SET idx=idx-1 WHERE origin=?1 AND idx>3", [o]).unwrap();
+        c.execute("DELETE FROM audit_entries WHERE origin=?1 AND idx=3", [o])
+            .unwrap();
+        c.execute(
+            "UPDATE audit_entries SET idx=idx-1 WHERE origin=?1 AND idx>3",
+            [o],
+        )
+        .unwrap();
     });
-    assert!(matches!(dropped_middle, AuditError::Inconsistent { .. }), "{dropped_middle}");
+    assert!(
+        matches!(dropped_middle, AuditError::Inconsistent { .. }),
+        "{dropped_middle}"
+    );
 
     let reordered = tampered(&|c, o| {
-        c.execute("UPDATE audit_entries SET idx=-1 WHERE origin=?1 AND idx=11", [o]).unwrap();
-        c.execute("UPDATE audit_entries SET idx=11 WHERE origin=?1 AND idx=12", [o]).unwrap();
-        c.execute("UPDATE audit_entries SET idx=12 WHERE origin=?1 AND idx=-1", [o]).unwrap();
+        c.execute(
+            "UPDATE audit_entries SET idx=-1 WHERE origin=?1 AND idx=11",
+            [o],
+        )
+        .unwrap();
+        c.execute(
+            "UPDATE audit_entries SET idx=11 WHERE origin=?1 AND idx=12",
+            [o],
+        )
+        .unwrap();
+        c.execute(
+            "UPDATE audit_entries SET idx=12 WHERE origin=?1 AND idx=-1",
+            [o],
+        )
+        .unwrap();
     });
-    assert!(matches!(reordered, AuditError::Inconsistent { .. }), "{reordered}");
+    assert!(
+        matches!(reordered, AuditError::Inconsistent { .. }),
+        "{reordered}"
+    );
 
     let inserted = tampered(&|c, o| {
-        c.execute("UPDATE audit_entries SET idx=idx+100 WHERE origin=?1 AND idx>=4", [o]).unwrap();
-        c.execute("UPDATE audit_entries SET idx=idx-99 WHERE origin=?1 AND idx>=100", [o]).unwrap();
+        c.execute(
+            "UPDATE audit_entries SET idx=idx+100 WHERE origin=?1 AND idx>=4",
+            [o],
+        )
+        .unwrap();
+        c.execute(
+            "UPDATE audit_entries SET idx=idx-99 WHERE origin=?1 AND idx>=100",
+            [o],
+        )
+        .unwrap();
         c.execute(
             "INSERT INTO audit_entries (origin, idx, entry, tenant, kind, time) \
              SELECT origin, 4, entry, tenant, kind, time FROM audit_entries WHERE origin=?1 AND idx=0",
@@ -94,10 +149,17 @@ fn check_detects_edited_dropped_reordered_and_inserted_entries() {
         )
         .unwrap();
     });
-    assert!(matches!(inserted, AuditError::Inconsistent { .. }), "{inserted}");
+    assert!(
+        matches!(inserted, AuditError::Inconsistent { .. }),
+        "{inserted}"
+    );
 
     let node = tampered(&|c, o| {
-        c.execute("UPDATE audit_nodes SET hash=zeroblob(32) WHERE origin=?1 AND level=1 AND idx=2", [o]).unwrap();
+        c.execute(
+            "UPDATE audit_nodes SET hash=zeroblob(32) WHERE origin=?1 AND level=1 AND idx=2",
+            [o],
+        )
+        .unwrap();
     });
     assert!(node.to_string().contains("Merkle node"), "{node}");
 
@@ -105,7 +167,10 @@ fn check_detects_edited_dropped_reordered_and_inserted_entries() {
         c.execute("UPDATE audit_checkpoints SET note=replace(note, char(10)||'10'||char(10), char(10)||'11'||char(10)) WHERE origin=?1", [o])
             .unwrap();
     });
-    assert!(matches!(checkpoint, AuditError::Inconsistent { .. }), "{checkpoint}");
+    assert!(
+        matches!(checkpoint, AuditError::Inconsistent { .. }),
+        "{checkpoint}"
+    );
 }
 
 #[test]
@@ -115,11 +180,21 @@ fn a_writer_refuses_a_log_that_disagrees_with_its_checkpoint() {
     {
         let c = Connection::open(&path).unwrap();
         let o = key(9).origin("acme");
-        c.execute("DELETE FROM audit_entries WHERE origin=?1 AND idx=19", [&o]).unwrap();
-        c.execute("DELETE FROM audit_nodes WHERE origin=?1 AND level=0 AND idx=19", [&o]).unwrap();
+        c.execute("DELETE FROM audit_entries WHERE origin=?1 AND idx=19", [&o])
+            .unwrap();
+        c.execute(
+            "DELETE FROM audit_nodes WHERE origin=?1 AND level=0 AND idx=19",
+            [&o],
+        )
+        .unwrap();
     }
-    let err = Writer::start(Box::new(SqliteStore::open(&path).unwrap()), key(9), ticking_clock(Q3), WriterConfig::default())
-        .unwrap_err();
+    let err = Writer::start(
+        Box::new(SqliteStore::open(&path).unwrap()),
+        key(9),
+        ticking_clock(Q3),
+        WriterConfig::default(),
+    )
+    .unwrap_err();
     assert!(matches!(err, AuditError::Inconsistent { .. }), "{err}");
 }
 
@@ -142,7 +217,8 @@ fn corrupt_and_truncated_databases_are_reported_with_their_path() {
     // Cut the file in half after a checkpoint of the WAL into it.
     {
         let c = Connection::open(&path).unwrap();
-        c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).unwrap();
+        c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .unwrap();
     }
     let len = std::fs::metadata(&path).unwrap().len();
     let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
