@@ -9,6 +9,7 @@
 mod audit;
 pub mod entry;
 mod error;
+mod export_check;
 mod keys;
 pub mod merkle;
 pub mod note;
@@ -19,6 +20,7 @@ mod writer;
 pub use audit::{check, export, export_log, forget_payload, logs_of, query, LogAnswer, LogReport};
 pub use entry::{Entry, EntryError, Statement};
 pub use error::AuditError;
+pub use export_check::{check_consistency, check_export, ExportError, ExportReport};
 pub use keys::{generate_key, load_key, KeyError};
 pub use note::{
     Checkpoint, ConsistencyProof, LogKey, NoteError, Receipt, SignedCheckpoint, VerifierKey,

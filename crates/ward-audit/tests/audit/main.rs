@@ -13,3 +13,4 @@ mod crash;
 mod pg;
 mod sqlite;
 mod suite;
+mod vectors;

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ward_audit::{
-    check, export_log, forget_payload, logs_of, query, ArgFilter, ArgOp, ArgValue, AuditError,
-    Batch, CheckpointRow, Filter, Hit, LogState, Receipt, SignedCheckpoint, Store, StoreError,
-    Timestamp, Writer, WriterConfig,
+    check, check_export, export_log, forget_payload, logs_of, query, ArgFilter, ArgOp, ArgValue,
+    AuditError, Batch, CheckpointRow, Filter, Hit, LogState, Receipt, SignedCheckpoint, Store,
+    StoreError, Timestamp, Writer, WriterConfig,
 };
 
 use ward_audit::merkle::NodeId;
@@ -311,6 +311,8 @@ pub(crate) fn exports_follow_the_format(open: Open<'_>) {
         prev = Some(cp);
     }
     assert!(!out.join("previous").exists());
+    let report = check_export(&out, &k.verifier()).unwrap();
+    assert_eq!((report.size, report.checkpoints), (7, 7));
     assert!(
         export_log(store.as_mut(), &k.origin("acme"), &out).is_err(),
         "never writes over an export"
@@ -374,6 +376,9 @@ pub(crate) fn rotation_chains_logs(open: Open<'_>) {
     previous.verify(&k1.verifier()).unwrap();
     previous.verify_signature(&k2.verifier()).unwrap();
     assert_eq!(previous.checkpoint().size, 5);
+    check_export(&dir.path().join("new"), &k2.verifier()).unwrap();
+    export_log(store.as_mut(), &k1.origin("acme"), &dir.path().join("old")).unwrap();
+    check_export(&dir.path().join("old"), &k1.verifier()).unwrap();
     // Restarting with the new key again is an ordinary restart.
     let writer = Writer::start(open(), key(7), ticking_clock(Q3), config()).unwrap();
     assert_eq!(
