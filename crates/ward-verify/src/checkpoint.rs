@@ -34,10 +34,7 @@ impl Checkpoint {
 
 /// The tenant part of an origin that passed [`check_origin`].
 fn tenant_of(origin: &str) -> &str {
-    origin
-        .rsplit('/')
-        .nth(1)
-        .unwrap_or_default()
+    origin.rsplit('/').nth(1).unwrap_or_default()
 }
 
 /// Whether `s` is a valid tenant: 1 to 128 of `[A-Za-z0-9._-]`.

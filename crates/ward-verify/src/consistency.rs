@@ -30,8 +30,8 @@ pub fn parse_consistency_proof(
     location: &str,
 ) -> Result<ConsistencyProof, VerifyError> {
     let malformed = |m: String| VerifyError::new(location, Failure::Malformed(m));
-    let text = std::str::from_utf8(bytes)
-        .map_err(|e| malformed(format!("proof is not UTF-8: {e}")))?;
+    let text =
+        std::str::from_utf8(bytes).map_err(|e| malformed(format!("proof is not UTF-8: {e}")))?;
     let Some(text) = text.strip_suffix('\n') else {
         return Err(VerifyError::new(
             location,

@@ -155,12 +155,10 @@ pub enum Failure {
     Inconsistent(#[source] ProofError),
     /// More entries than the last checkpoint covers.
     #[error(
-        "holds {entries} entries but the last checkpoint covers only {size}; \
-         entries {size}.. are not covered by any checkpoint"
+        "holds more entries than the last checkpoint's size {size}; entry {size} and the \
+         entries after it are not covered by any checkpoint"
     )]
     UncoveredEntries {
-        /// Entries in the export.
-        entries: u64,
         /// The last checkpoint's size.
         size: u64,
     },

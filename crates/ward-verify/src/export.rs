@@ -10,15 +10,15 @@
 //! numbering is an error.
 
 use std::fs;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 use crate::checkpoint::{check_origin, parse_body, verify_checkpoint, verify_note, Checkpoint};
 use crate::consistency::{check_consistent, parse_consistency_proof};
+use crate::entries::ENTRIES;
 use crate::error::{Failure, VerifyError};
-use crate::merkle::{b64, leaf_hash, TreeBuilder};
+use crate::merkle::b64;
 use crate::note::{SignedNote, VerifierKey};
-use crate::statement::{parse_statement, Kind, Previous, StatementError};
+use crate::statement::Previous;
 
 /// What a verified export proves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,8 +35,6 @@ pub struct VerifiedLog {
     pub previous: Option<Previous>,
 }
 
-const ENTRIES: &str = "entries.jsonl";
-
 fn read(dir: &Path, name: &str) -> Result<Vec<u8>, VerifyError> {
     fs::read(dir.join(name)).map_err(|e| VerifyError::new(name, Failure::Io(e)))
 }
@@ -45,7 +43,8 @@ fn read(dir: &Path, name: &str) -> Result<Vec<u8>, VerifyError> {
 /// `NNNN.txt` naming.
 fn numbered_files(dir: &Path, sub: &str) -> Result<Vec<(u64, String)>, VerifyError> {
     let path = dir.join(sub);
-    let listing = fs::read_dir(&path).map_err(|e| VerifyError::new(format!("{sub}/"), Failure::Io(e)))?;
+    let listing =
+        fs::read_dir(&path).map_err(|e| VerifyError::new(format!("{sub}/"), Failure::Io(e)))?;
     let mut files = Vec::new();
     for item in listing {
         let item = item.map_err(|e| VerifyError::new(format!("{sub}/"), Failure::Io(e)))?;
@@ -140,7 +139,7 @@ pub fn verify_log(dir: &Path, key: &VerifierKey) -> Result<VerifiedLog, VerifyEr
     }
 
     // 4, 5 and 6. The entries, streamed into the tree.
-    let (size, first) = stream_entries(dir, &tenant, &checkpoints)?;
+    let (size, first) = crate::entries::verify_entries(dir, &tenant, &checkpoints)?;
 
     // 7. The consistency proofs supplied with the export.
     let mut proofs = 0;
@@ -184,7 +183,8 @@ pub fn verify_log(dir: &Path, key: &VerifierKey) -> Result<VerifiedLog, VerifyEr
 }
 
 fn check_listing(dir: &Path) -> Result<(), VerifyError> {
-    let listing = fs::read_dir(dir).map_err(|e| VerifyError::new(dir.display().to_string(), Failure::Io(e)))?;
+    let listing = fs::read_dir(dir)
+        .map_err(|e| VerifyError::new(dir.display().to_string(), Failure::Io(e)))?;
     for item in listing {
         let item = item.map_err(|e| VerifyError::new(dir.display().to_string(), Failure::Io(e)))?;
         let name = item.file_name().to_string_lossy().into_owned();
@@ -201,120 +201,6 @@ fn check_listing(dir: &Path) -> Result<(), VerifyError> {
     Ok(())
 }
 
-/// Streams `entries.jsonl`, returning the number of entries and, if entry 0
-/// is a rotation, what it points back to.
-fn stream_entries(
-    dir: &Path,
-    tenant: &str,
-    checkpoints: &[(String, Checkpoint)],
-) -> Result<(u64, Option<Previous>), VerifyError> {
-    let file = fs::File::open(dir.join(ENTRIES)).map_err(|e| VerifyError::new(ENTRIES, Failure::Io(e)))?;
-    let mut reader = BufReader::with_capacity(1 << 20, file);
-    let mut tree = TreeBuilder::new();
-    let mut pending = checkpoints.iter().peekable();
-    let mut last_matched = 0u64;
-    let last_size = checkpoints.last().map_or(0, |(_, cp)| cp.size);
-    let mut line = Vec::with_capacity(4096);
-    let mut previous = None;
-
-    loop {
-        // Compare every checkpoint whose size is reached.
-        while let Some((location, cp)) = pending.peek() {
-            if cp.size != tree.size() {
-                break;
-            }
-            let computed = tree.root();
-            if computed != cp.root {
-                return Err(VerifyError::new(
-                    location.as_str(),
-                    Failure::RootMismatch {
-                        size: cp.size,
-                        computed: b64(&computed),
-                        claimed: b64(&cp.root),
-                        first_suspect: last_matched,
-                        first_line: last_matched + 1,
-                    },
-                ));
-            }
-            last_matched = cp.size;
-            pending.next();
-        }
-
-        line.clear();
-        let n = reader
-            .read_until(b'\n', &mut line)
-            .map_err(|e| VerifyError::new(ENTRIES, Failure::Io(e)))?;
-        if n == 0 {
-            break;
-        }
-        let index = tree.size();
-        let where_ = || format!("entry {index} (line {} of {ENTRIES})", index + 1);
-        let Some(entry) = line.strip_suffix(b"\n") else {
-            return Err(VerifyError::new(
-                format!("{ENTRIES} line {}", index + 1),
-                Failure::Truncated(format!(
-                    "{ENTRIES} ends mid-line ({} bytes after the last newline)",
-                    line.len()
-                )),
-            ));
-        };
-        if index >= last_size {
-            let entries = count_remaining(&mut reader, index + 1);
-            return Err(VerifyError::new(
-                ENTRIES,
-                Failure::UncoveredEntries {
-                    entries,
-                    size: last_size,
-                },
-            ));
-        }
-        let statement = parse_statement(entry).map_err(|e| match e {
-            StatementError::NotJson(m) => VerifyError::new(where_(), Failure::NotJson(m)),
-            StatementError::Invalid(m) => VerifyError::new(where_(), Failure::InvalidEntry(m)),
-        })?;
-        if statement.tenant != tenant {
-            return Err(VerifyError::new(
-                where_(),
-                Failure::TenantMismatch {
-                    found: statement.tenant,
-                    expected: tenant.to_owned(),
-                },
-            ));
-        }
-        if statement.kind == Kind::Rotation {
-            if index != 0 {
-                return Err(VerifyError::new(
-                    where_(),
-                    Failure::Rotation("a `rotation` statement may only be entry 0".to_owned()),
-                ));
-            }
-            previous = statement.previous;
-        }
-        tree.push_leaf_hash(leaf_hash(entry));
-    }
-
-    if tree.size() < last_size {
-        return Err(VerifyError::new(
-            ENTRIES,
-            Failure::MissingEntries {
-                entries: tree.size(),
-                size: last_size,
-            },
-        ));
-    }
-    Ok((tree.size(), previous))
-}
-
-/// Counts the lines left, for an error message only.
-fn count_remaining(reader: &mut impl BufRead, mut count: u64) -> u64 {
-    let mut buf = Vec::new();
-    while reader.read_until(b'\n', &mut buf).map(|n| n > 0).unwrap_or(false) {
-        count += 1;
-        buf.clear();
-    }
-    count
-}
-
 /// Checks `previous/checkpoint.txt` against a rotation entry (§7).
 fn verify_previous(
     dir: &Path,
@@ -328,16 +214,22 @@ fn verify_previous(
     let bytes = read(dir, LOCATION)?;
     let text = std::str::from_utf8(&bytes)
         .map_err(|e| VerifyError::new(LOCATION, Failure::Malformed(format!("not UTF-8: {e}"))))?;
-    let note = SignedNote::parse(text).map_err(|m| VerifyError::new(LOCATION, Failure::Malformed(m)))?;
+    let note =
+        SignedNote::parse(text).map_err(|m| VerifyError::new(LOCATION, Failure::Malformed(m)))?;
     verify_note(&note, key).map_err(|f| {
-        rotation(format!("the old log's final checkpoint is not countersigned by this log's key: {f}"))
+        rotation(format!(
+            "the old log's final checkpoint is not countersigned by this log's key: {f}"
+        ))
     })?;
-    verify_note(&note, &previous.key).map_err(|f| {
-        rotation(format!("not signed by the old key named in entry 0: {f}"))
+    verify_note(&note, &previous.key)
+        .map_err(|f| rotation(format!("not signed by the old key named in entry 0: {f}")))?;
+    let old =
+        parse_body(note.body).map_err(|m| VerifyError::new(LOCATION, Failure::Malformed(m)))?;
+    let old_tenant = check_origin(&old.origin, &previous.key).map_err(|f| {
+        rotation(format!(
+            "the old origin does not belong to the old key: {f}"
+        ))
     })?;
-    let old = parse_body(note.body).map_err(|m| VerifyError::new(LOCATION, Failure::Malformed(m)))?;
-    let old_tenant = check_origin(&old.origin, &previous.key)
-        .map_err(|f| rotation(format!("the old origin does not belong to the old key: {f}")))?;
     if old.origin != previous.origin || old.size != previous.size || old.root != previous.root {
         return Err(rotation(format!(
             "the checkpoint is `{}` at size {} with root {}, but entry 0 names `{}` at size {} \
@@ -356,7 +248,9 @@ fn verify_previous(
         )));
     }
     if old.origin == origin || previous.key.key_id() == key.key_id() {
-        return Err(rotation("the old log has the same key as this one".to_owned()));
+        return Err(rotation(
+            "the old log has the same key as this one".to_owned(),
+        ));
     }
     Ok(())
 }

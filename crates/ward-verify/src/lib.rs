@@ -13,6 +13,7 @@
 mod checkpoint;
 pub mod cli;
 mod consistency;
+mod entries;
 mod error;
 mod export;
 mod merkle;

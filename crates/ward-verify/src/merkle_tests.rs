@@ -233,9 +233,7 @@ fn every_proof_up_to_size_40_agrees_with_the_rfc_definitions() {
             // A proof for one leaf never verifies another.
             let other = (m + 1) % n;
             if other != m {
-                assert!(
-                    verify_inclusion(other as u64, n as u64, &leaves[m], &p, &root).is_err()
-                );
+                assert!(verify_inclusion(other as u64, n as u64, &leaves[m], &p, &root).is_err());
             }
         }
         for m in 1..n {
@@ -247,9 +245,7 @@ fn every_proof_up_to_size_40_agrees_with_the_rfc_definitions() {
             assert!(verify_consistency(m as u64, n as u64, &forked, &root, &proof).is_err());
             assert!(verify_consistency(m as u64, n as u64, &old_root, &forked, &proof).is_err());
             if let Some((_, shorter)) = proof.split_last() {
-                assert!(
-                    verify_consistency(m as u64, n as u64, &old_root, &root, shorter).is_err()
-                );
+                assert!(verify_consistency(m as u64, n as u64, &old_root, &root, shorter).is_err());
             }
         }
     }

@@ -43,7 +43,10 @@ pub fn key_id(name: &str, public_key: &[u8; 32]) -> [u8; 4] {
 
 /// Whether `name` may be a key name: non-empty, no whitespace, no `+`.
 pub(crate) fn is_valid_key_name(name: &str) -> bool {
-    !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || c == '+' || c.is_control())
+    !name.is_empty()
+        && !name
+            .chars()
+            .any(|c| c.is_whitespace() || c == '+' || c.is_control())
 }
 
 pub(crate) fn hex4(bytes: &[u8; 4]) -> String {
@@ -64,7 +67,9 @@ impl VerifierKey {
             ));
         };
         if !is_valid_key_name(name) {
-            return Err(format!("verifier key name `{name}` is empty or has whitespace"));
+            return Err(format!(
+                "verifier key name `{name}` is empty or has whitespace"
+            ));
         }
         let id = parse_hex4(id_hex)
             .ok_or_else(|| format!("verifier key id `{id_hex}` is not 8 lowercase hex digits"))?;
@@ -80,7 +85,10 @@ impl VerifierKey {
             ));
         }
         let public: [u8; 32] = public.try_into().map_err(|_| {
-            format!("verifier key holds {} bytes, not a 32-byte Ed25519 key", public.len())
+            format!(
+                "verifier key holds {} bytes, not a 32-byte Ed25519 key",
+                public.len()
+            )
         })?;
         let key = VerifyingKey::from_bytes(&public)
             .map_err(|e| format!("verifier key is not an Ed25519 point: {e}"))?;
@@ -128,7 +136,11 @@ impl VerifierKey {
 }
 
 fn parse_hex4(s: &str) -> Option<[u8; 4]> {
-    if s.len() != 8 || !s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    if s.len() != 8
+        || !s
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         return None;
     }
     let n = u32::from_str_radix(s, 16).ok()?;
@@ -263,11 +275,7 @@ mod tests {
         let pk = sk.verifying_key().to_bytes();
         let mut raw = vec![1u8];
         raw.extend_from_slice(&pk);
-        let vkey = format!(
-            "{name}+{}+{}",
-            hex4(&key_id(name, &pk)),
-            B64.encode(&raw)
-        );
+        let vkey = format!("{name}+{}+{}", hex4(&key_id(name, &pk)), B64.encode(&raw));
         (sk, VerifierKey::parse(&vkey).unwrap())
     }
 
@@ -285,7 +293,9 @@ mod tests {
         assert_eq!(VerifierKey::parse(&s).unwrap(), vk);
         let mut parts: Vec<&str> = s.splitn(3, '+').collect();
         parts[1] = "00000000";
-        assert!(VerifierKey::parse(&parts.join("+")).unwrap_err().contains("does not match"));
+        assert!(VerifierKey::parse(&parts.join("+"))
+            .unwrap_err()
+            .contains("does not match"));
         assert!(VerifierKey::parse("nope").is_err());
     }
 
@@ -294,13 +304,20 @@ mod tests {
         let (sk, vk) = test_key("ward/test", 7);
         let (other_sk, other_vk) = test_key("ward/other", 8);
         let body = "hello\nworld\n";
-        let note = format!("{body}\n{}{}", sign(body, "ward/test", &sk), sign(body, "ward/other", &other_sk));
+        let note = format!(
+            "{body}\n{}{}",
+            sign(body, "ward/test", &sk),
+            sign(body, "ward/other", &other_sk)
+        );
         let parsed = SignedNote::parse(&note).unwrap();
         assert_eq!(parsed.body, body);
         assert!(parsed.verify(&vk).is_ok());
         assert!(parsed.verify(&other_vk).is_ok());
         let (_, third) = test_key("ward/third", 9);
-        assert!(matches!(parsed.verify(&third), Err(NoteVerifyError::NoSignature { .. })));
+        assert!(matches!(
+            parsed.verify(&third),
+            Err(NoteVerifyError::NoSignature { .. })
+        ));
         let tampered = note.replace("hello", "hellO");
         assert!(matches!(
             SignedNote::parse(&tampered).unwrap().verify(&vk),
@@ -310,7 +327,14 @@ mod tests {
 
     #[test]
     fn malformed_notes_are_rejected() {
-        for bad in ["", "a\n", "a\n\n", "a\n\nx\n", "a\n\n\u{2014} n AAAA\n", "a\r\n\n\u{2014} n AAAAAA==\n"] {
+        for bad in [
+            "",
+            "a\n",
+            "a\n\n",
+            "a\n\nx\n",
+            "a\n\n\u{2014} n AAAA\n",
+            "a\r\n\n\u{2014} n AAAAAA==\n",
+        ] {
             assert!(SignedNote::parse(bad).is_err(), "{bad:?}");
         }
     }

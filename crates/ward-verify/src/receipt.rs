@@ -48,10 +48,14 @@ pub fn verify_receipt(
 ) -> Result<VerifiedReceipt, VerifyError> {
     let err = |f: Failure| VerifyError::new(location, f);
     let malformed = |m: String| err(Failure::Malformed(m));
-    let text = std::str::from_utf8(bytes)
-        .map_err(|e| malformed(format!("receipt is not UTF-8: {e}")))?;
+    let text =
+        std::str::from_utf8(bytes).map_err(|e| malformed(format!("receipt is not UTF-8: {e}")))?;
     let mut rest = text;
-    let truncated = || err(Failure::Truncated("receipt ends before its checkpoint".to_owned()));
+    let truncated = || {
+        err(Failure::Truncated(
+            "receipt ends before its checkpoint".to_owned(),
+        ))
+    };
 
     let header = next_line(&mut rest).ok_or_else(truncated)?;
     if header != TLOG_PROOF_HEADER {
@@ -62,7 +66,8 @@ pub fn verify_receipt(
     let extra = next_line(&mut rest).ok_or_else(truncated)?;
     let Some(extra_b64) = extra.strip_prefix("extra ") else {
         return Err(malformed(
-            "second line is not `extra <base64 entry>`; a Ward receipt carries its entry".to_owned(),
+            "second line is not `extra <base64 entry>`; a Ward receipt carries its entry"
+                .to_owned(),
         ));
     };
     let entry = B64
@@ -107,13 +112,19 @@ pub fn verify_receipt(
             expected: tenant.to_owned(),
         }));
     }
-    verify_inclusion(index, checkpoint.size, &leaf_hash(&entry), &path, &checkpoint.root)
-        .map_err(|e| {
-            VerifyError::new(
-                format!("{location} (entry {index}, tree size {})", checkpoint.size),
-                Failure::Inclusion(e),
-            )
-        })?;
+    verify_inclusion(
+        index,
+        checkpoint.size,
+        &leaf_hash(&entry),
+        &path,
+        &checkpoint.root,
+    )
+    .map_err(|e| {
+        VerifyError::new(
+            format!("{location} (entry {index}, tree size {})", checkpoint.size),
+            Failure::Inclusion(e),
+        )
+    })?;
     Ok(VerifiedReceipt {
         origin: checkpoint.origin,
         index,

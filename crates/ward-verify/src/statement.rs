@@ -287,7 +287,10 @@ fn non_empty(member: &str, value: &str) -> Result<(), String> {
 
 fn digest(member: &str, value: &str) -> Result<(), String> {
     let ok = value.strip_prefix("sha256:").is_some_and(|hex| {
-        hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     });
     if ok {
         Ok(())
@@ -368,7 +371,11 @@ fn validate(raw: Raw) -> Result<Statement, String> {
     ];
     match raw.v {
         Some(1) => {}
-        Some(v) => return Err(format!("`v` is {v}, but this verifier knows only version 1")),
+        Some(v) => {
+            return Err(format!(
+                "`v` is {v}, but this verifier knows only version 1"
+            ))
+        }
         None => return Err("missing member `v`".to_owned()),
     }
     let kind = match raw.kind.as_deref() {
@@ -392,7 +399,10 @@ fn validate(raw: Raw) -> Result<Statement, String> {
     for (name, is_present) in present {
         let needed = COMMON.contains(&name) || required.contains(&name);
         if needed && !is_present {
-            return Err(format!("missing member `{name}` in a `{}` statement", kind.as_str()));
+            return Err(format!(
+                "missing member `{name}` in a `{}` statement",
+                kind.as_str()
+            ));
         }
         if is_present && !needed && !optional.contains(&name) {
             return Err(format!(
@@ -460,7 +470,11 @@ fn validate(raw: Raw) -> Result<Statement, String> {
     }
     if let Some(approval) = &raw.approval {
         non_empty("approval.id", &approval.id)?;
-        one_of("approval.ref", &approval.reference, &["requested", "presented"])?;
+        one_of(
+            "approval.ref",
+            &approval.reference,
+            &["requested", "presented"],
+        )?;
     }
     if let Some(verdict) = &raw.verdict {
         one_of("verdict", verdict, &["granted", "rejected"])?;
@@ -500,4 +514,4 @@ fn validate_previous(p: RawPrevious) -> Result<Previous, String> {
 
 #[cfg(test)]
 #[path = "statement_tests.rs"]
-mod tests;
+pub(crate) mod tests;

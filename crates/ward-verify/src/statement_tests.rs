@@ -33,7 +33,11 @@ fn each_rule_of_section_1_is_enforced() {
     let cases = [
         (r#""v":1"#, r#""v":2"#, "version"),
         (r#""kind":"decision""#, r#""kind":"verdict""#, "kind"),
-        (r#""outcome":"require_approval""#, r#""outcome":"maybe""#, "outcome"),
+        (
+            r#""outcome":"require_approval""#,
+            r#""outcome":"maybe""#,
+            "outcome",
+        ),
         (r#""code":"rule""#, r#""code":"because""#, "reasons[0].code"),
         (r#""mode":"enforce""#, r#""mode":"audit""#, "mode"),
         (r#""kind":"user""#, r#""kind":"robot""#, "principal.kind"),
@@ -42,7 +46,11 @@ fn each_rule_of_section_1_is_enforced() {
         (r#"01:14:58.123Z"#, r#"01:14:58.123+00:00"#, "time"),
         (r#""session":"s-9f2","#, "", "session"),
         (r#""v":1"#, r#""v":1,"z":0"#, "z"),
-        (r#""message":"refunds"#, r#""extra":1,"message":"refunds"#, "extra"),
+        (
+            r#""message":"refunds"#,
+            r#""extra":1,"message":"refunds"#,
+            "extra",
+        ),
         (r#""ref":"requested""#, r#""ref":"maybe""#, "approval.ref"),
     ];
     for (from, to, needle) in cases {
@@ -63,7 +71,10 @@ fn members_of_other_kinds_are_refused() {
 fn not_json_is_told_apart() {
     for bad in ["", "{", "{\"v\":1", "{} x", "nope"] {
         assert!(
-            matches!(parse_statement(bad.as_bytes()), Err(StatementError::NotJson(_))),
+            matches!(
+                parse_statement(bad.as_bytes()),
+                Err(StatementError::NotJson(_))
+            ),
             "{bad}"
         );
     }
@@ -73,6 +84,12 @@ fn not_json_is_told_apart() {
 fn other_kinds_are_valid() {
     let approval = r#"{"approval_id":"apr_1","approver":{"id":"u-9","kind":"user","roles":["finance"]},"decision_id":"dec_1","kind":"approval","request_digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","tenant":"acme","time":"2026-11-22T01:15:00.000Z","v":1,"verdict":"granted"}"#;
     let execution = r#"{"decision_id":"dec_1","duration_ms":12,"kind":"execution","result_digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","session":"s-9f2","status":"ok","tenant":"acme","time":"2026-11-22T01:15:01.000Z","tool":"approve_refund","v":1}"#;
-    assert_eq!(parse_statement(approval.as_bytes()).unwrap().kind, Kind::Approval);
-    assert_eq!(parse_statement(execution.as_bytes()).unwrap().kind, Kind::Execution);
+    assert_eq!(
+        parse_statement(approval.as_bytes()).unwrap().kind,
+        Kind::Approval
+    );
+    assert_eq!(
+        parse_statement(execution.as_bytes()).unwrap().kind,
+        Kind::Execution
+    );
 }

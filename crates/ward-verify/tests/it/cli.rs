@@ -36,7 +36,12 @@ fn every_vector_through_the_binary() {
             "usage" => 2,
             _ => 1,
         };
-        assert_eq!(out.status.code(), Some(expected_code), "{}: {stdout}{stderr}", case.name);
+        assert_eq!(
+            out.status.code(),
+            Some(expected_code),
+            "{}: {stdout}{stderr}",
+            case.name
+        );
         if expected_code == 0 {
             assert!(stdout.starts_with("ok: "), "{}: {stdout}", case.name);
         } else {
@@ -50,19 +55,45 @@ fn every_vector_through_the_binary() {
 fn failures_say_what_and_where() {
     let dir = tempfile::tempdir().unwrap();
     vectors::generate(dir.path());
-    let out = ward_verify(dir.path(), &["log", "log/edited-entry", "--key", "@keys/log.vkey"]);
+    let out = ward_verify(
+        dir.path(),
+        &["log", "log/edited-entry", "--key", "@keys/log.vkey"],
+    );
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("log/edited-entry/checkpoints/0003.txt"), "{stderr}");
-    assert!(stderr.contains("entry at index 8..13 (lines 9..=13 of entries.jsonl)"), "{stderr}");
+    assert!(
+        stderr.contains("log/edited-entry/checkpoints/0003.txt"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("entry at index 8..13 (lines 9..=13 of entries.jsonl)"),
+        "{stderr}"
+    );
 
-    let out = ward_verify(dir.path(), &["log", "log/foreign-key-checkpoint", "--key", "@keys/log.vkey"]);
+    let out = ward_verify(
+        dir.path(),
+        &[
+            "log",
+            "log/foreign-key-checkpoint",
+            "--key",
+            "@keys/log.vkey",
+        ],
+    );
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("checkpoints/0004.txt: no signature by key `ward/test-log+"), "{stderr}");
+    assert!(
+        stderr.contains("checkpoints/0004.txt: no signature by key `ward/test-log+"),
+        "{stderr}"
+    );
 
-    let out = ward_verify(dir.path(), &["log", "log/not-json", "--key", "@keys/log.vkey"]);
+    let out = ward_verify(
+        dir.path(),
+        &["log", "log/not-json", "--key", "@keys/log.vkey"],
+    );
     assert!(text(&out.stderr).contains("entry 6 (line 7 of entries.jsonl): not valid JSON"));
 
-    let out = ward_verify(dir.path(), &["log", "log/truncated-mid-line", "--key", "@keys/log.vkey"]);
+    let out = ward_verify(
+        dir.path(),
+        &["log", "log/truncated-mid-line", "--key", "@keys/log.vkey"],
+    );
     assert!(text(&out.stderr).contains("entries.jsonl ends mid-line"));
 }
 
@@ -71,7 +102,15 @@ fn the_key_may_be_given_inline_or_from_a_file() {
     let dir = tempfile::tempdir().unwrap();
     vectors::generate(dir.path());
     let vkey = std::fs::read_to_string(dir.path().join("keys/log.vkey")).unwrap();
-    let out = ward_verify(dir.path(), &["receipt", "receipt/valid-middle.tlog-proof", "--key", vkey.trim()]);
+    let out = ward_verify(
+        dir.path(),
+        &[
+            "receipt",
+            "receipt/valid-middle.tlog-proof",
+            "--key",
+            vkey.trim(),
+        ],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("entry 9 (decision) is in the log at tree size 13"));
 }
@@ -83,17 +122,40 @@ fn usage_errors_exit_2() {
     let cases: [&[&str]; 6] = [
         &[],
         &["receipt", "receipt/valid-first.tlog-proof"],
-        &["receipt", "receipt/valid-first.tlog-proof", "--key", "not-a-key"],
-        &["receipt", "receipt/valid-first.tlog-proof", "--key", "@keys/missing.vkey"],
+        &[
+            "receipt",
+            "receipt/valid-first.tlog-proof",
+            "--key",
+            "not-a-key",
+        ],
+        &[
+            "receipt",
+            "receipt/valid-first.tlog-proof",
+            "--key",
+            "@keys/missing.vkey",
+        ],
         &["receipt", "no-such-file", "--key", "@keys/log.vkey"],
         &["log", "no-such-dir", "--key", "@keys/log.vkey"],
     ];
     for args in cases {
         let out = ward_verify(dir.path(), args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
     }
     // A well-formed key of the wrong log is a verification failure, not usage.
-    let out = ward_verify(dir.path(), &["receipt", "receipt/valid-first.tlog-proof", "--key", "@keys/attacker.vkey"]);
+    let out = ward_verify(
+        dir.path(),
+        &[
+            "receipt",
+            "receipt/valid-first.tlog-proof",
+            "--key",
+            "@keys/attacker.vkey",
+        ],
+    );
     assert_eq!(out.status.code(), Some(1));
 }
 

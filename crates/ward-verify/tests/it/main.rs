@@ -2,7 +2,16 @@
 //! binary only.
 
 #![allow(unreachable_pub, reason = "a test binary has no public API")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::too_many_arguments,
+    reason = "test code: a panic is a test failure"
+)]
 
+mod big;
 mod cli;
 mod example;
 mod support;
@@ -35,7 +44,10 @@ pub fn run_case(root: &Path, case: &vectors::Case) -> Result<(), VerifyError> {
         "consistency" => {
             let old = fs::read(root.join(&case.args[0])).unwrap();
             let new = fs::read(root.join(&case.args[1])).unwrap();
-            let proof = case.proof.as_ref().map(|p| (fs::read(root.join(p)).unwrap(), p.clone()));
+            let proof = case
+                .proof
+                .as_ref()
+                .map(|p| (fs::read(root.join(p)).unwrap(), p.clone()));
             verify_consistency_files(
                 (&old, &case.args[0]),
                 (&new, &case.args[1]),

@@ -57,7 +57,12 @@ impl Key {
     pub fn private_key_file(&self) -> String {
         let mut raw = vec![0x01];
         raw.extend_from_slice(&self.signing.to_bytes());
-        format!("PRIVATE+KEY+{}+{}+{}\n", self.name, self.id_hex(), b64(&raw))
+        format!(
+            "PRIVATE+KEY+{}+{}+{}\n",
+            self.name,
+            self.id_hex(),
+            b64(&raw)
+        )
     }
 
     /// `<key name>/<tenant>/<key id hex>` (§2).
@@ -166,9 +171,10 @@ fn digest_of(label: &str) -> String {
     format!("sha256:{hex}")
 }
 
-/// `2026-11-22T01:14:58.000Z` plus `i` × 1.5 s.
+/// `2026-11-22T01:14:58.000Z` plus `i` × 1.5 s, wrapping after 40,000
+/// entries so that the time stays within the day.
 pub fn time(i: usize) -> String {
-    let ms = 1500 * i as u64;
+    let ms = 1500 * (i % 40_000) as u64;
     let total_s = 58 + ms / 1000;
     let (min, sec) = (14 + total_s / 60, total_s % 60);
     let (hour, min) = (1 + min / 60, min % 60);
@@ -178,15 +184,26 @@ pub fn time(i: usize) -> String {
 /// A decision statement as JCS, members in sorted order (all keys are
 /// ASCII, so byte order is UTF-16 order).
 pub fn decision_entry(tenant: &str, i: usize) -> Vec<u8> {
-    let outcomes = ["allow", "deny", "require_approval", "allow_with_constraints", "remediate"];
+    let outcomes = [
+        "allow",
+        "deny",
+        "require_approval",
+        "allow_with_constraints",
+        "remediate",
+    ];
     let outcome = outcomes[i % outcomes.len()];
     let (code, rule) = match outcome {
         "deny" => ("default_deny", None),
         _ => ("rule", Some(format!("rule-{}", i % 7))),
     };
-    let rule = rule.map(|r| format!(r#","rule":{}"#, s(&r))).unwrap_or_default();
+    let rule = rule
+        .map(|r| format!(r#","rule":{}"#, s(&r)))
+        .unwrap_or_default();
     let approval = if outcome == "require_approval" {
-        format!(r#""approval":{{"id":{},"ref":"requested"}},"#, s(&format!("apr_{i:06}")))
+        format!(
+            r#""approval":{{"id":{},"ref":"requested"}},"#,
+            s(&format!("apr_{i:06}"))
+        )
     } else {
         String::new()
     };
@@ -222,7 +239,13 @@ pub fn decision_entry(tenant: &str, i: usize) -> Vec<u8> {
 }
 
 /// A rotation statement (§1.5).
-pub fn rotation_entry(tenant: &str, old_origin: &str, size: usize, root: &Hash, old_key: &Key) -> Vec<u8> {
+pub fn rotation_entry(
+    tenant: &str,
+    old_origin: &str,
+    size: usize,
+    root: &Hash,
+    old_key: &Key,
+) -> Vec<u8> {
     format!(
         r#"{{"kind":"rotation","previous":{{"key":{},"origin":{},"root":{},"size":{size}}},"tenant":{},"time":{},"v":1}}"#,
         s(&old_key.vkey()),
