@@ -11,6 +11,7 @@
 mod common;
 mod crash;
 mod pg;
+mod sample;
 mod sqlite;
 mod suite;
 mod vectors;
