@@ -1,8 +1,8 @@
 //! The streaming pass over `entries.jsonl` (`docs/receipt-format.md` §6).
 //!
-//! The file is read in chunks of whole lines. Each chunk is split in two and
-//! both halves are validated and leaf-hashed in parallel (parsing JSON is
-//! most of the cost); the leaf hashes are then folded into the incremental
+//! The file is read in chunks of whole lines. Each chunk is split into one
+//! part per available core, and the parts are validated and leaf-hashed in
+//! parallel (parsing JSON is most of the cost); the leaf hashes are then folded into the incremental
 //! tree strictly in entry order, on one thread. Errors are therefore reported
 //! exactly as a sequential pass would report them: the first failing entry,
 //! or the first checkpoint whose size is reached with a different root,
@@ -44,13 +44,17 @@ fn read_chunk(file: &mut File, carry: &mut Vec<u8>, chunk_size: usize) -> std::i
             eof = true;
             break;
         }
-        if data.len() >= chunk_size && data.get(start..).is_some_and(|d| d.contains(&b'\n')) {
+        if data.len() >= chunk_size
+            && data
+                .get(start..)
+                .is_some_and(|d| memchr::memchr(b'\n', d).is_some())
+        {
             break;
         }
     }
     let ends_mid_line = eof && data.last().is_some_and(|&b| b != b'\n');
     if !eof {
-        let keep = data.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+        let keep = memchr::memrchr(b'\n', &data).map_or(0, |p| p + 1);
         *carry = data.split_off(keep);
     }
     Ok(Chunk {
@@ -58,6 +62,19 @@ fn read_chunk(file: &mut File, carry: &mut Vec<u8>, chunk_size: usize) -> std::i
         ends_mid_line,
         eof,
     })
+}
+
+/// Splits at every LF (the last line has none), with `memchr` because this
+/// scan touches every byte of the export.
+fn split_lines(body: &[u8]) -> Vec<&[u8]> {
+    let mut lines = Vec::with_capacity(body.len() / 512 + 1);
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', body) {
+        lines.push(body.get(start..end).unwrap_or_default());
+        start = end + 1;
+    }
+    lines.push(body.get(start..).unwrap_or_default());
+    lines
 }
 
 /// The verdict on one entry, before it is placed in the tree.
@@ -96,6 +113,40 @@ fn check_lines(lines: &[&[u8]], first_index: u64, tenant: &str) -> Vec<Checked> 
         .collect()
 }
 
+/// Checks `lines` (entries `first..`) on `threads` threads, the calling
+/// thread included, and returns the verdicts in order.
+fn check_in_parallel(
+    lines: &[&[u8]],
+    first: u64,
+    tenant: &str,
+    threads: usize,
+) -> Result<Vec<Checked>, VerifyError> {
+    let per_thread = lines.len().div_ceil(threads.max(1)).max(1);
+    let mut parts = lines.chunks(per_thread);
+    let own = parts.next().unwrap_or_default();
+    std::thread::scope(|s| {
+        let mut start = first + own.len() as u64;
+        let workers: Vec<_> = parts
+            .map(|part| {
+                let part_first = start;
+                start += part.len() as u64;
+                s.spawn(move || check_lines(part, part_first, tenant))
+            })
+            .collect();
+        let mut checked = check_lines(own, first, tenant);
+        for worker in workers {
+            let part = worker.join().map_err(|_| {
+                VerifyError::new(
+                    ENTRIES,
+                    Failure::Malformed("a checking thread failed".to_owned()),
+                )
+            })?;
+            checked.extend(part);
+        }
+        Ok(checked)
+    })
+}
+
 /// Streams `entries.jsonl` in `dir`, comparing each checkpoint's root when
 /// its size is reached. Returns the number of entries and, if entry 0 is a
 /// rotation, what it points back to.
@@ -122,6 +173,7 @@ fn verify_entries_in_chunks(
         last_size: checkpoints.last().map_or(0, |(_, cp)| cp.size),
         previous: None,
     };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
     let mut carry = Vec::new();
     loop {
         let chunk = read_chunk(&mut file, &mut carry, chunk_size).map_err(io_err)?;
@@ -129,7 +181,7 @@ fn verify_entries_in_chunks(
         let lines: Vec<&[u8]> = if chunk.data.is_empty() {
             Vec::new()
         } else {
-            body.split(|&b| b == b'\n').collect()
+            split_lines(body)
         };
         let complete = if chunk.ends_mid_line {
             lines.len().saturating_sub(1)
@@ -137,21 +189,8 @@ fn verify_entries_in_chunks(
             lines.len()
         };
         let (whole, _) = lines.split_at(complete);
-        let (left, right) = whole.split_at(whole.len() / 2);
         let first = fold.tree.size();
-        let mid = first + left.len() as u64;
-        let (mut checked, right_checked) = std::thread::scope(|s| {
-            let worker = s.spawn(|| check_lines(right, mid, tenant));
-            let left_checked = check_lines(left, first, tenant);
-            (left_checked, worker.join())
-        });
-        let right_checked = right_checked.map_err(|_| {
-            VerifyError::new(
-                ENTRIES,
-                Failure::Malformed("an entry could not be checked".to_owned()),
-            )
-        })?;
-        checked.extend(right_checked);
+        let checked = check_in_parallel(whole, first, tenant, threads)?;
         for item in checked {
             fold.push(item)?;
         }
