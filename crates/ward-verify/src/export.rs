@@ -198,6 +198,22 @@ fn check_listing(dir: &Path) -> Result<(), VerifyError> {
             return Err(VerifyError::new(name, Failure::UnexpectedFile));
         }
     }
+    let previous = dir.join("previous");
+    if previous.is_dir() {
+        let listing =
+            fs::read_dir(&previous).map_err(|e| VerifyError::new("previous/", Failure::Io(e)))?;
+        for item in listing {
+            let item = item.map_err(|e| VerifyError::new("previous/", Failure::Io(e)))?;
+            let name = item.file_name().to_string_lossy().into_owned();
+            let is_file = item.file_type().map(|t| !t.is_dir()).unwrap_or(false);
+            if name != "checkpoint.txt" || !is_file {
+                return Err(VerifyError::new(
+                    format!("previous/{name}"),
+                    Failure::UnexpectedFile,
+                ));
+            }
+        }
+    }
     Ok(())
 }
 
