@@ -148,7 +148,8 @@ pub fn inclusion_proof_len(index: u64, size: u64) -> usize {
     // above it, one per remaining set bit of the right border.
     let last = size.saturating_sub(1);
     let inner = (64 - (index ^ last).leading_zeros()) as usize;
-    let border = (index >> inner).count_ones() as usize;
+    // `inner` can be 64 for sizes beyond 2^63; a plain shift would overflow.
+    let border = index.checked_shr(inner as u32).unwrap_or(0).count_ones() as usize;
     inner + border
 }
 

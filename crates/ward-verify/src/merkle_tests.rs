@@ -250,3 +250,13 @@ fn every_proof_up_to_size_40_agrees_with_the_rfc_definitions() {
         }
     }
 }
+
+#[test]
+fn huge_sizes_do_not_overflow() {
+    let leaf = leaf_hash(b"x");
+    assert_eq!(inclusion_proof_len(u64::MAX - 1, u64::MAX), 63);
+    assert_eq!(inclusion_proof_len(0, u64::MAX), 64);
+    assert!(verify_inclusion(u64::MAX - 1, u64::MAX, &leaf, &[], &leaf).is_err());
+    assert!(verify_consistency(1, u64::MAX, &leaf, &leaf, &[leaf]).is_err());
+    assert!(verify_consistency(u64::MAX - 1, u64::MAX, &leaf, &leaf, &[leaf]).is_err());
+}
