@@ -127,3 +127,31 @@ fn every_vector_gives_its_expected_result() {
         assert_case(dir.path(), &case);
     }
 }
+
+/// The reverse direction: what `ward-audit`'s real writer wrote
+/// (`testdata/audit/sample/`, owned by ward-audit) verifies here.
+#[test]
+fn the_writer_sample_verifies() {
+    let sample = vectors_dir().join("../audit/sample");
+    if !sample.is_dir() {
+        return;
+    }
+    let old = key_from(&sample, "old.vkey");
+    let new = key_from(&sample, "new.vkey");
+    verify_log(&sample.join("acme-old"), &old).unwrap();
+    let rotated = verify_log(&sample.join("acme-new"), &new).unwrap();
+    assert_eq!(rotated.previous.map(|p| p.key), Some(old.clone()));
+    let mut receipts = 0;
+    for item in fs::read_dir(sample.join("receipts")).unwrap() {
+        let path = item.unwrap().path();
+        let bytes = fs::read(&path).unwrap();
+        let name = path.display().to_string();
+        assert!(
+            verify_receipt(&bytes, &old, &name).is_ok()
+                || verify_receipt(&bytes, &new, &name).is_ok(),
+            "{name}"
+        );
+        receipts += 1;
+    }
+    assert!(receipts > 0);
+}
