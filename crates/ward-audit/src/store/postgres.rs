@@ -27,6 +27,7 @@ const TYPES: Types = Types {
 /// A PostgreSQL audit store.
 pub struct PgStore {
     client: Client,
+    conninfo: String,
     name: String,
 }
 
@@ -55,7 +56,23 @@ impl PgStore {
             path: name.clone(),
             message: e.to_string(),
         })?;
-        Ok(PgStore { client, name })
+        Ok(PgStore {
+            client,
+            conninfo: conninfo.to_owned(),
+            name,
+        })
+    }
+
+    /// Reconnects after the server closed the connection, so one lost
+    /// connection fails one batch rather than every batch after it.
+    fn ensure_connected(&mut self) -> Result<(), StoreError> {
+        if self.client.is_closed() {
+            self.client = Client::connect(&self.conninfo, NoTls).map_err(|e| StoreError::Open {
+                path: self.name.clone(),
+                message: e.to_string(),
+            })?;
+        }
+        Ok(())
     }
 
     fn err(&self) -> impl Fn(postgres::Error) -> StoreError + 'static {
@@ -236,6 +253,7 @@ fn quote_ident(name: &str) -> String {
 
 impl Store for PgStore {
     fn logs(&mut self) -> Result<Vec<LogState>, StoreError> {
+        self.ensure_connected()?;
         let err = self.err();
         let rows = self
             .client
@@ -299,6 +317,7 @@ impl Store for PgStore {
     }
 
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
+        self.ensure_connected()?;
         let err = self.err();
         self.commit_inner(batch).map_err(err)
     }

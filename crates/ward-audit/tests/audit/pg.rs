@@ -21,7 +21,7 @@ fn admin_conninfo() -> String {
 fn conninfo(dbname: &str, user: Option<&str>) -> String {
     let mut parts: Vec<String> = admin_conninfo()
         .split_whitespace()
-        .filter(|kv| !kv.starts_with("dbname=") && !(user.is_some() && kv.starts_with("user=")))
+        .filter(|kv| !(kv.starts_with("dbname=") || (user.is_some() && kv.starts_with("user="))))
         .map(str::to_owned)
         .collect();
     parts.push(format!("dbname={dbname}"));
