@@ -452,6 +452,62 @@ impl Entry {
         }))
     }
 
+    /// The execution statement of a `post_tool_call` report: what actually
+    /// ran for decision `decision_id`. The result is kept only by digest.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one argument per member of the statement"
+    )]
+    pub fn execution(
+        tenant: &str,
+        session: &str,
+        decision_id: &str,
+        tool: &str,
+        result: &serde_json::Value,
+        status: ExecutionStatus,
+        duration_ms: u64,
+        time: Timestamp,
+    ) -> Result<Entry, EntryError> {
+        Entry::new(Statement::Execution(ExecutionStatement {
+            v: V1,
+            tenant: tenant.to_owned(),
+            time: time.to_string(),
+            decision_id: decision_id.to_owned(),
+            session: session.to_owned(),
+            tool: tool.to_owned(),
+            result_digest: Digest::of_canonical(result)
+                .map_err(|e| EntryError::Canonical(e.to_string()))?,
+            status,
+            duration_ms,
+        }))
+    }
+
+    /// The approval statement of an approver's verdict on a pending approval.
+    pub fn approval(
+        tenant: &str,
+        approval_id: &str,
+        decision_id: &str,
+        request_digest: Digest,
+        approver: &ward_core::Principal,
+        verdict: Verdict,
+        time: Timestamp,
+    ) -> Result<Entry, EntryError> {
+        Entry::new(Statement::Approval(ApprovalStatement {
+            v: V1,
+            tenant: tenant.to_owned(),
+            time: time.to_string(),
+            approval_id: approval_id.to_owned(),
+            decision_id: decision_id.to_owned(),
+            request_digest,
+            approver: RecordedPrincipal {
+                id: approver.id.clone(),
+                kind: approver.kind,
+                roles: approver.roles.clone(),
+            },
+            verdict,
+        }))
+    }
+
     /// The exact bytes hashed into the log.
     pub fn bytes(&self) -> &[u8] {
         &self.bytes

@@ -105,3 +105,51 @@ fn other_kinds_round_trip() {
         .unwrap()
         .starts_with(r#"{"decision_id":"d-1","duration_ms":12,"#));
 }
+
+#[test]
+fn execution_and_approval_constructors() {
+    let t = Timestamp::from_unix_millis(0);
+    let e = Entry::execution(
+        "acme",
+        "s-1",
+        "d-1",
+        "refund",
+        &serde_json::json!({"ok": true}),
+        ExecutionStatus::Ok,
+        12,
+        t,
+    )
+    .unwrap();
+    assert_eq!(Entry::parse(e.bytes()).unwrap(), e);
+    let text = std::str::from_utf8(e.bytes()).unwrap();
+    assert!(
+        text.contains(&Digest::of_bytes(br#"{"ok":true}"#).to_string()),
+        "{text}"
+    );
+    let request = Request::from_json(REQUEST.as_bytes()).unwrap();
+    let a = Entry::approval(
+        "acme",
+        "ap-1",
+        "d-1",
+        Digest::of_request(&request).unwrap(),
+        &request.actor.principal,
+        Verdict::Granted,
+        t,
+    )
+    .unwrap();
+    assert_eq!(Entry::parse(a.bytes()).unwrap(), a);
+    assert!(std::str::from_utf8(a.bytes())
+        .unwrap()
+        .contains(r#""verdict":"granted""#));
+    assert!(Entry::execution(
+        "",
+        "s",
+        "d",
+        "t",
+        &serde_json::json!(null),
+        ExecutionStatus::Error,
+        0,
+        t
+    )
+    .is_err());
+}

@@ -18,7 +18,7 @@ mod time;
 mod writer;
 
 pub use audit::{check, export, export_log, forget_payload, logs_of, query, LogAnswer, LogReport};
-pub use entry::{Entry, EntryError, Statement};
+pub use entry::{Entry, EntryError, ExecutionStatus, Statement, Verdict};
 pub use error::AuditError;
 pub use export_check::{check_consistency, check_export, ExportError, ExportReport};
 pub use keys::{generate_key, load_key, KeyError};

@@ -144,3 +144,26 @@ fn consistency_files_round_trip() {
     assert_eq!(empty.encode(), "ward/consistency-proof@v1\nold 0\nnew 0\n");
     assert!(ConsistencyProof::parse("ward/consistency-proof@v1\nold 01\nnew 2\n").is_err());
 }
+
+proptest::proptest! {
+    #[test]
+    fn receipts_round_trip(index in 0u64..1_000_000, path in proptest::collection::vec(proptest::array::uniform32(0u8..), 0..25), size_extra in 1u64..1000) {
+        let key = test_key("ward/prop", 4);
+        let receipt = Receipt {
+            entry: br#"{"k":1}"#.to_vec(),
+            index,
+            path,
+            checkpoint: Checkpoint { origin: key.origin("acme"), size: index + size_extra, root: [7; 32] }.sign(&key),
+        };
+        let text = receipt.encode();
+        proptest::prop_assert_eq!(Receipt::parse(&text).unwrap(), receipt);
+    }
+
+    #[test]
+    fn receipt_parsing_never_panics(text in "\\PC*") {
+        let _ = Receipt::parse(&text);
+        let _ = SignedCheckpoint::parse(&text);
+        let _ = ConsistencyProof::parse(&text);
+        let _ = text.parse::<VerifierKey>();
+    }
+}
