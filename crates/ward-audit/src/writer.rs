@@ -65,6 +65,21 @@ pub struct AppendRequest {
     pub args: Option<Map<String, Value>>,
 }
 
+impl AppendRequest {
+    /// The decision entry of a request and its decision at `time`, with the
+    /// request's arguments as the deletable payload.
+    pub fn decision(
+        request: &ward_core::Request,
+        decision: &ward_core::Decision,
+        time: Timestamp,
+    ) -> Result<AppendRequest, AuditError> {
+        Ok(AppendRequest {
+            entry: Entry::decision(request, decision, time)?,
+            args: Some(request.args.clone()),
+        })
+    }
+}
+
 impl From<Entry> for AppendRequest {
     fn from(entry: Entry) -> AppendRequest {
         AppendRequest { entry, args: None }

@@ -4,9 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use serde_json::json;
-use ward_audit::{
-    merkle, AppendRequest, Clock, Entry, LogKey, Receipt, Store, Timestamp, VerifierKey,
-};
+use ward_audit::{merkle, AppendRequest, Clock, LogKey, Receipt, Store, Timestamp, VerifierKey};
 use ward_core::{Decision, Request};
 
 /// 2026-07-01T00:00:00.000Z, a day in Q3.
@@ -62,16 +60,14 @@ pub(crate) fn refund(tenant: &str, n: u64, amount: u64, outcome: &str, time: u64
     } else {
         "refunds.small"
     };
-    let entry = Entry::decision(
+    let append = AppendRequest::decision(
         &req,
         &decision(&format!("d-{n}"), outcome, rule),
         Timestamp::from_unix_millis(time),
     )
     .unwrap();
-    AppendRequest {
-        entry,
-        args: args.as_object().cloned(),
-    }
+    assert_eq!(append.args, args.as_object().cloned());
+    append
 }
 
 /// Checks a receipt and that its entry is in the stored log at that index,
