@@ -1,0 +1,361 @@
+//! The embedded store: one SQLite file in WAL mode with `synchronous=FULL`,
+//! so a committed batch survives power loss.
+//!
+//! Opening never silently empties a database: an existing zero-length file,
+//! a file that is not SQLite, or one failing `PRAGMA quick_check` is an
+//! error naming the path.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension};
+
+use super::sql::{self, from_db, to_db, Param, Types};
+use super::{ArgValue, Batch, CheckpointRow, Filter, Hit, LogInfo, LogState, Store, StoreError};
+use crate::merkle::{Hash, NodeId};
+use crate::time::Timestamp;
+
+const TYPES: Types = Types {
+    int: "INTEGER",
+    blob: "BLOB",
+    real: "REAL",
+    without_rowid: " WITHOUT ROWID",
+    text_c: "TEXT",
+};
+
+/// A SQLite audit store.
+#[derive(Debug)]
+pub struct SqliteStore {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// Opens (creating if absent) the database at `path` and its audit tables.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let shown = path.display().to_string();
+        if let Ok(meta) = std::fs::metadata(path) {
+            if meta.len() == 0 {
+                return Err(StoreError::Corrupt {
+                    path: shown,
+                    message: "the file is empty (truncated); refusing to start a new log over it"
+                        .to_owned(),
+                });
+            }
+        }
+        let open_err = |e: rusqlite::Error| StoreError::Open {
+            path: shown.clone(),
+            message: e.to_string(),
+        };
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(open_err)?;
+        let corrupt = |e: rusqlite::Error| StoreError::Corrupt {
+            path: shown.clone(),
+            message: e.to_string(),
+        };
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(open_err)?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+            .map_err(corrupt)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Open {
+                path: shown,
+                message: format!("cannot switch to WAL mode (got `{mode}`)"),
+            });
+        }
+        conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+            .map_err(corrupt)?;
+        let check: String = conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .map_err(corrupt)?;
+        if check != "ok" {
+            return Err(StoreError::Corrupt {
+                path: shown,
+                message: check,
+            });
+        }
+        for stmt in sql::schema(&TYPES) {
+            conn.execute(&stmt, []).map_err(corrupt)?;
+        }
+        Ok(SqliteStore {
+            conn,
+            path: path.to_owned(),
+        })
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + 'static {
+        let path = self.path.display().to_string();
+        move |e| {
+            let path = path.clone();
+            match e.sqlite_error_code() {
+                Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase) => {
+                    StoreError::Corrupt {
+                        path,
+                        message: e.to_string(),
+                    }
+                }
+                _ => StoreError::Database {
+                    path,
+                    message: e.to_string(),
+                },
+            }
+        }
+    }
+
+    fn commit_inner(&mut self, batch: &Batch) -> rusqlite::Result<()> {
+        let tx = self.conn.transaction()?;
+        for log in &batch.logs {
+            if let Some(info) = &log.create {
+                tx.prepare_cached(
+                    "INSERT INTO audit_logs (origin, tenant, key_name, verifier_key) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![info.origin, info.tenant, info.key_name, info.verifier_key])?;
+            }
+            let tenant: String = tx
+                .prepare_cached("SELECT tenant FROM audit_logs WHERE origin = ?1")?
+                .query_row([&log.origin], |r| r.get(0))?;
+            {
+                let mut entry = tx.prepare_cached(
+                    "INSERT INTO audit_entries (origin, idx, entry, tenant, kind, time, tool, outcome, \
+                     principal, agent, decision_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                )?;
+                let mut rule = tx.prepare_cached(
+                    "INSERT INTO audit_rules (origin, idx, rule) VALUES (?1, ?2, ?3)",
+                )?;
+                let mut payload = tx.prepare_cached(
+                    "INSERT INTO audit_payloads (origin, idx, payload) VALUES (?1, ?2, ?3)",
+                )?;
+                let mut arg = tx.prepare_cached(
+                    "INSERT INTO audit_arg_index (origin, idx, path, num, text) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?;
+                for e in &log.entries {
+                    let idx = to_db(e.index);
+                    entry.execute(params![
+                        log.origin,
+                        idx,
+                        e.bytes,
+                        tenant,
+                        e.kind,
+                        e.time,
+                        e.tool,
+                        e.outcome,
+                        e.principal,
+                        e.agent,
+                        e.decision_id
+                    ])?;
+                    let mut rules: Vec<&String> = e.rules.iter().collect();
+                    rules.sort();
+                    rules.dedup();
+                    for r in rules {
+                        rule.execute(params![log.origin, idx, r])?;
+                    }
+                    if let Some(p) = &e.payload {
+                        payload.execute(params![log.origin, idx, p])?;
+                    }
+                    for (path, value) in &e.args {
+                        let (num, text) = match value {
+                            ArgValue::Number(n) => (Some(*n), None),
+                            ArgValue::Text(s) => (None, Some(s.as_str())),
+                        };
+                        arg.execute(params![log.origin, idx, path, num, text])?;
+                    }
+                }
+                let mut node = tx.prepare_cached(
+                    "INSERT INTO audit_nodes (origin, level, idx, hash) VALUES (?1, ?2, ?3, ?4)",
+                )?;
+                for (id, hash) in &log.nodes {
+                    node.execute(params![log.origin, id.level, to_db(id.index), &hash[..]])?;
+                }
+                let mut cp = tx.prepare_cached(
+                    "INSERT INTO audit_checkpoints (origin, seq, size, note, is_final) \
+                     SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3, ?4 FROM audit_checkpoints WHERE origin = ?1",
+                )?;
+                for c in &log.checkpoints {
+                    cp.execute(params![
+                        log.origin,
+                        to_db(c.size),
+                        c.note,
+                        i64::from(c.is_final)
+                    ])?;
+                }
+            }
+        }
+        tx.commit()
+    }
+}
+
+fn bind(params: &[Param]) -> Vec<rusqlite::types::Value> {
+    params
+        .iter()
+        .map(|p| match p {
+            Param::Text(s) => rusqlite::types::Value::Text(s.clone()),
+            Param::Int(i) => rusqlite::types::Value::Integer(*i),
+            Param::Real(r) => rusqlite::types::Value::Real(*r),
+        })
+        .collect()
+}
+
+impl Store for SqliteStore {
+    fn logs(&mut self) -> Result<Vec<LogState>, StoreError> {
+        let err = self.err();
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT l.origin, l.tenant, l.key_name, l.verifier_key, \
+                 (SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_entries e WHERE e.origin = l.origin), \
+                 EXISTS (SELECT 1 FROM audit_checkpoints c WHERE c.origin = l.origin AND c.is_final = 1) \
+                 FROM audit_logs l ORDER BY l.origin",
+            )
+            .map_err(&err)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(LogState {
+                    info: LogInfo {
+                        origin: r.get(0)?,
+                        tenant: r.get(1)?,
+                        key_name: r.get(2)?,
+                        verifier_key: r.get(3)?,
+                    },
+                    size: from_db(r.get(4)?),
+                    closed: r.get(5)?,
+                })
+            })
+            .map_err(&err)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(&err)
+    }
+
+    fn nodes(&mut self, origin: &str, ids: &[NodeId]) -> Result<Vec<Hash>, StoreError> {
+        let err = self.err();
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT hash FROM audit_nodes WHERE origin = ?1 AND level = ?2 AND idx = ?3",
+            )
+            .map_err(&err)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let blob: Option<Vec<u8>> = stmt
+                .query_row(params![origin, id.level, to_db(id.index)], |r| r.get(0))
+                .optional()
+                .map_err(&err)?;
+            let hash = blob.and_then(|b| Hash::try_from(b.as_slice()).ok()).ok_or(
+                StoreError::MissingNode {
+                    origin: origin.to_owned(),
+                    level: id.level,
+                    index: id.index,
+                },
+            )?;
+            out.push(hash);
+        }
+        Ok(out)
+    }
+
+    fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
+        self.commit_inner(batch).map_err(self.err())
+    }
+
+    fn entries(&mut self, origin: &str, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+        let err = self.err();
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT entry FROM audit_entries WHERE origin = ?1 AND idx >= ?2 AND idx < ?3 ORDER BY idx")
+            .map_err(&err)?;
+        let rows = stmt
+            .query_map(params![origin, to_db(start), to_db(end)], |r| r.get(0))
+            .map_err(&err)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(&err)
+    }
+
+    fn checkpoints(&mut self, origin: &str) -> Result<Vec<CheckpointRow>, StoreError> {
+        let err = self.err();
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT size, note, is_final FROM audit_checkpoints WHERE origin = ?1 ORDER BY seq",
+            )
+            .map_err(&err)?;
+        let rows = stmt
+            .query_map([origin], |r| {
+                Ok(CheckpointRow {
+                    size: from_db(r.get(0)?),
+                    note: r.get(1)?,
+                    is_final: r.get(2)?,
+                })
+            })
+            .map_err(&err)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(&err)
+    }
+
+    fn payload(&mut self, origin: &str, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let err = self.err();
+        self.conn
+            .prepare_cached("SELECT payload FROM audit_payloads WHERE origin = ?1 AND idx = ?2")
+            .and_then(|mut s| {
+                s.query_row(params![origin, to_db(index)], |r| r.get(0))
+                    .optional()
+            })
+            .map_err(&err)
+    }
+
+    fn forget_payload(&mut self, origin: &str, index: u64) -> Result<bool, StoreError> {
+        let err = self.err();
+        let tx = self.conn.transaction().map_err(&err)?;
+        let n = tx
+            .execute(
+                "DELETE FROM audit_payloads WHERE origin = ?1 AND idx = ?2",
+                params![origin, to_db(index)],
+            )
+            .map_err(&err)?;
+        tx.execute(
+            "DELETE FROM audit_arg_index WHERE origin = ?1 AND idx = ?2",
+            params![origin, to_db(index)],
+        )
+        .map_err(&err)?;
+        tx.commit().map_err(&err)?;
+        Ok(n > 0)
+    }
+
+    fn query(&mut self, filter: &Filter) -> Result<Vec<Hit>, StoreError> {
+        let err = self.err();
+        let (text, params) = sql::build_query(filter, |n| format!("?{n}"));
+        let mut stmt = self.conn.prepare(&text).map_err(&err)?;
+        let rows = stmt
+            .query_map(params_from_iter(bind(&params)), |r| {
+                Ok(Hit {
+                    origin: r.get(0)?,
+                    index: from_db(r.get(1)?),
+                    entry: r.get(2)?,
+                })
+            })
+            .map_err(&err)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(&err)
+    }
+
+    fn time_bounds(
+        &mut self,
+        origin: &str,
+        from: Option<Timestamp>,
+        until: Option<Timestamp>,
+    ) -> Result<Option<(u64, u64)>, StoreError> {
+        let err = self.err();
+        let from = from.map(|t| t.to_string()).unwrap_or_default();
+        let until: Option<String> = until.map(|t| t.to_string());
+        let row: (Option<i64>, Option<i64>) = self
+            .conn
+            .query_row(
+                "SELECT MIN(idx), MAX(idx) FROM audit_entries WHERE origin = ?1 AND time >= ?2 AND (?3 IS NULL OR time < ?3)",
+                params![origin, from, until],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(&err)?;
+        Ok(match row {
+            (Some(lo), Some(hi)) => Some((from_db(lo), from_db(hi))),
+            _ => None,
+        })
+    }
+}

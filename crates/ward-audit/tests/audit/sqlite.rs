@@ -1,0 +1,230 @@
+//! The suite on SQLite, plus what only a file can show: tampering under the
+//! writer's feet, and corrupt or truncated databases.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use rusqlite::{params, Connection};
+use ward_audit::{check, AuditError, SqliteStore, Store, StoreError, Writer, WriterConfig};
+
+use crate::common::{key, refund, ticking_clock, Q3};
+use crate::suite;
+
+fn fresh_path(dir: &Path) -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    dir.join(format!("audit-{}.db", N.fetch_add(1, Ordering::SeqCst)))
+}
+
+#[test]
+fn sqlite_store_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().to_owned();
+    suite::run_all(&move || {
+        let path = fresh_path(&base);
+        Box::new(move || Box::new(SqliteStore::open(&path).unwrap()) as Box<dyn Store>)
+    });
+}
+
+/// A log of 20 entries in 4 batches of 5, for tampering.
+fn seeded(dir: &Path) -> PathBuf {
+    let path = dir.join("seeded.db");
+    let writer = Writer::start(
+        Box::new(SqliteStore::open(&path).unwrap()),
+        key(9),
+        ticking_clock(Q3),
+        WriterConfig::default(),
+    )
+    .unwrap();
+    for batch in 0..4u64 {
+        std::thread::scope(|s| {
+            for i in 0..5 {
+                let writer = &writer;
+                s.spawn(move || {
+                    writer
+                        .append_blocking(refund("acme", batch * 5 + i, 10, "allow", Q3))
+                        .unwrap()
+                });
+            }
+        });
+    }
+    drop(writer);
+    let mut store = SqliteStore::open(&path).unwrap();
+    assert_eq!(check(&mut store, "acme").unwrap()[0].size, 20);
+    path
+}
+
+fn tampered(edit: &dyn Fn(&Connection, &str)) -> AuditError {
+    let dir = tempfile::tempdir().unwrap();
+    let path = seeded(dir.path());
+    let origin = key(9).origin("acme");
+    {
+        let conn = Connection::open(&path).unwrap();
+        edit(&conn, &origin);
+    }
+    let mut store = SqliteStore::open(&path).unwrap();
+    check(&mut store, "acme").unwrap_err()
+}
+
+#[test]
+fn check_detects_edited_dropped_reordered_and_inserted_entries() {
+    let edited = tampered(&|c, o| {
+        let e: Vec<u8> = c
+            .query_row(
+                "SELECT entry FROM audit_entries WHERE origin=?1 AND idx=7",
+                [o],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let e = String::from_utf8(e)
+            .unwrap()
+            .replace("\"allow\"", "\"deny\"");
+        c.execute(
+            "UPDATE audit_entries SET entry=?2 WHERE origin=?1 AND idx=7",
+            params![o, e.as_bytes()],
+        )
+        .unwrap();
+    });
+    assert!(edited.to_string().contains("checkpoint"), "{edited}");
+
+    let dropped_last = tampered(&|c, o| {
+        c.execute("DELETE FROM audit_entries WHERE origin=?1 AND idx=19", [o])
+            .unwrap();
+    });
+    assert!(
+        dropped_last.to_string().contains("holds 19 entries"),
+        "{dropped_last}"
+    );
+
+    let dropped_middle = tampered(&|c, o| {
+        c.execute("DELETE FROM audit_entries WHERE origin=?1 AND idx=3", [o])
+            .unwrap();
+        c.execute(
+            "UPDATE audit_entries SET idx=idx-1 WHERE origin=?1 AND idx>3",
+            [o],
+        )
+        .unwrap();
+    });
+    assert!(
+        matches!(dropped_middle, AuditError::Inconsistent { .. }),
+        "{dropped_middle}"
+    );
+
+    let reordered = tampered(&|c, o| {
+        c.execute(
+            "UPDATE audit_entries SET idx=-1 WHERE origin=?1 AND idx=11",
+            [o],
+        )
+        .unwrap();
+        c.execute(
+            "UPDATE audit_entries SET idx=11 WHERE origin=?1 AND idx=12",
+            [o],
+        )
+        .unwrap();
+        c.execute(
+            "UPDATE audit_entries SET idx=12 WHERE origin=?1 AND idx=-1",
+            [o],
+        )
+        .unwrap();
+    });
+    assert!(
+        matches!(reordered, AuditError::Inconsistent { .. }),
+        "{reordered}"
+    );
+
+    let inserted = tampered(&|c, o| {
+        c.execute(
+            "UPDATE audit_entries SET idx=idx+100 WHERE origin=?1 AND idx>=4",
+            [o],
+        )
+        .unwrap();
+        c.execute(
+            "UPDATE audit_entries SET idx=idx-99 WHERE origin=?1 AND idx>=100",
+            [o],
+        )
+        .unwrap();
+        c.execute(
+            "INSERT INTO audit_entries (origin, idx, entry, tenant, kind, time) \
+             SELECT origin, 4, entry, tenant, kind, time FROM audit_entries WHERE origin=?1 AND idx=0",
+            [o],
+        )
+        .unwrap();
+    });
+    assert!(
+        matches!(inserted, AuditError::Inconsistent { .. }),
+        "{inserted}"
+    );
+
+    let node = tampered(&|c, o| {
+        c.execute(
+            "UPDATE audit_nodes SET hash=zeroblob(32) WHERE origin=?1 AND level=1 AND idx=2",
+            [o],
+        )
+        .unwrap();
+    });
+    assert!(node.to_string().contains("Merkle node"), "{node}");
+
+    let checkpoint = tampered(&|c, o| {
+        c.execute("UPDATE audit_checkpoints SET note=replace(note, char(10)||'10'||char(10), char(10)||'11'||char(10)) WHERE origin=?1", [o])
+            .unwrap();
+    });
+    assert!(
+        matches!(checkpoint, AuditError::Inconsistent { .. }),
+        "{checkpoint}"
+    );
+}
+
+#[test]
+fn a_writer_refuses_a_log_that_disagrees_with_its_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = seeded(dir.path());
+    {
+        let c = Connection::open(&path).unwrap();
+        let o = key(9).origin("acme");
+        c.execute("DELETE FROM audit_entries WHERE origin=?1 AND idx=19", [&o])
+            .unwrap();
+        c.execute(
+            "DELETE FROM audit_nodes WHERE origin=?1 AND level=0 AND idx=19",
+            [&o],
+        )
+        .unwrap();
+    }
+    let err = Writer::start(
+        Box::new(SqliteStore::open(&path).unwrap()),
+        key(9),
+        ticking_clock(Q3),
+        WriterConfig::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, AuditError::Inconsistent { .. }), "{err}");
+}
+
+#[test]
+fn corrupt_and_truncated_databases_are_reported_with_their_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.db");
+    std::fs::write(&empty, b"").unwrap();
+    let err = SqliteStore::open(&empty).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("empty.db"), "{err}");
+
+    let garbage = dir.path().join("garbage.db");
+    std::fs::write(&garbage, vec![0x5a; 8192]).unwrap();
+    let err = SqliteStore::open(&garbage).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("garbage.db"), "{err}");
+
+    let path = seeded(dir.path());
+    // Cut the file in half after a checkpoint of the WAL into it.
+    {
+        let c = Connection::open(&path).unwrap();
+        c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .unwrap();
+    }
+    let len = std::fs::metadata(&path).unwrap().len();
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.set_len(len / 2).unwrap();
+    drop(file);
+    let err = SqliteStore::open(&path).map(|_| ()).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("seeded.db"), "{err}");
+}
