@@ -8,6 +8,6 @@ mod cel;
 mod facts;
 mod shape;
 
-pub use cel::Activation;
+pub use cel::{reference, Activation, CelError, EvalError, Key, Program, Record, Value};
 
 pub use facts::{ArgProvenance, Facts, Finding, LimitState, ProvenanceLabel, ToolFacts};

@@ -1,0 +1,1 @@
+//! Tests of the CEL compiler and evaluator, differential against the reference.
