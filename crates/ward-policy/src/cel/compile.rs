@@ -157,6 +157,14 @@ pub(crate) enum LoopKind {
     },
 }
 
+/// The stack of the thread that parses. The `cel` crate's ANTLR parser
+/// needs about 150 KiB of stack per level of bracket nesting in debug builds
+/// (its own limit stops at about 96 levels), far more than the 2 MiB of a
+/// typical worker thread: a condition of a dozen nested parentheses would
+/// overflow it. Parsing runs at load only, so a short-lived thread with room
+/// to spare is the cheap way to make any input safe.
+const PARSER_STACK: usize = 64 << 20;
+
 /// Parses `source` and compiles it against `shape`, the shape of the root
 /// variables (see [`Shape::root`]).
 // Until the bundle compiler calls it, only the tests do.
@@ -168,6 +176,23 @@ pub(crate) fn compile(source: &str, shape: &Shape) -> Result<Program, CelError> 
             None,
         ));
     }
+    std::thread::scope(|scope| {
+        let parser = std::thread::Builder::new()
+            .name("ward-cel-parse".to_owned())
+            .stack_size(PARSER_STACK)
+            .spawn_scoped(scope, || compile_here(source, shape))
+            .map_err(|e| CelError::new(format!("cannot start the CEL parser: {e}"), None))?;
+        // A panic in the parser is contained to its thread and refuses the
+        // condition, like any other parse failure.
+        parser
+            .join()
+            .unwrap_or_else(|_| Err(CelError::new("the CEL parser failed on this condition", None)))
+    })
+}
+
+/// [`compile`] on the current thread. The deep parse tree and AST are built
+/// and dropped here; the returned tree is at most [`MAX_DEPTH`] deep.
+fn compile_here(source: &str, shape: &Shape) -> Result<Program, CelError> {
     let (expr, info) = cel::parser::Parser::default()
         .parse_with_source_info(source)
         .map_err(|errors| parse_error(source, &errors))?;
@@ -216,7 +241,7 @@ struct Lower<'s> {
     depth: usize,
 }
 
-/// A lowered expression with its declared shape and, for a path, its text.
+/// A lowered expression with its declared shape.
 type Lowered = (Node, Shape);
 
 impl Lower<'_> {

@@ -1,0 +1,413 @@
+//! Differential tests: Ward's compiled evaluator against the `cel` crate's
+//! interpreter, on generated expressions over generated requests and facts.
+//!
+//! Both must return equal values (compared in a canonical form: doubles
+//! bitwise, every `NaN` alike, maps by sorted key), or both an error.
+//!
+//! Known deviations, each excluded as narrowly as we can:
+//!
+//! - `list + map`: the reference appends the map's keys to the list; CEL has
+//!   no such overload and Ward errors. A run whose Ward error is exactly that
+//!   overload is not compared.
+//! - `map()` and `filter()` over a map iterate its keys in `HashMap` order in
+//!   the reference, so their results are not deterministic there; the
+//!   generator only maps over lists.
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+use proptest::test_runner::Config;
+use serde_json::{json, Map, Value as Json};
+use ward_core::Request;
+
+use super::super::compile::compile;
+use super::super::reference;
+use super::super::{Activation, EvalError, Value};
+use crate::facts::{ArgProvenance, Facts, Finding, LimitState, ProvenanceLabel, ToolFacts};
+use crate::shape::Shape;
+
+/// A value in a form both evaluators' results convert to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Canon {
+    Null,
+    Bool(bool),
+    Int(i64),
+    UInt(u64),
+    /// The bits of the double, with every `NaN` the same.
+    Double(u64),
+    Str(String),
+    List(Vec<Canon>),
+    Map(Vec<(Canon, Canon)>),
+}
+
+fn double(d: f64) -> Canon {
+    Canon::Double(if d.is_nan() { f64::NAN.to_bits() } else { d.to_bits() })
+}
+
+fn ours(v: &Value<'_>) -> Canon {
+    match v {
+        Value::Null => Canon::Null,
+        Value::Bool(b) => Canon::Bool(*b),
+        Value::Int(i) => Canon::Int(*i),
+        Value::UInt(u) => Canon::UInt(*u),
+        Value::Double(d) => double(*d),
+        Value::String(s) => Canon::Str(s.to_string()),
+        list if list.is_list() => Canon::List(list.list_iter().unwrap().map(|v| ours(&v)).collect()),
+        map => {
+            let mut entries: Vec<(Canon, Canon)> = map
+                .map_keys()
+                .unwrap()
+                .into_iter()
+                .map(|k| {
+                    let v = map.map_get(&k).unwrap().unwrap().unwrap();
+                    (ours(&k), ours(&v))
+                })
+                .collect();
+            entries.sort();
+            Canon::Map(entries)
+        }
+    }
+}
+
+fn theirs(v: &cel::Value) -> Canon {
+    use cel::objects::Key;
+    match v {
+        cel::Value::Null => Canon::Null,
+        cel::Value::Bool(b) => Canon::Bool(*b),
+        cel::Value::Int(i) => Canon::Int(*i),
+        cel::Value::UInt(u) => Canon::UInt(*u),
+        cel::Value::Float(d) => double(*d),
+        cel::Value::String(s) => Canon::Str(s.to_string()),
+        cel::Value::List(items) => Canon::List(items.iter().map(theirs).collect()),
+        cel::Value::Map(m) => {
+            let mut entries: Vec<(Canon, Canon)> = m
+                .map
+                .iter()
+                .map(|(k, v)| {
+                    let k = match k {
+                        Key::Int(i) => Canon::Int(*i),
+                        Key::Uint(u) => Canon::UInt(*u),
+                        Key::Bool(b) => Canon::Bool(*b),
+                        Key::String(s) => Canon::Str(s.to_string()),
+                    };
+                    (k, theirs(v))
+                })
+                .collect();
+            entries.sort();
+            Canon::Map(entries)
+        }
+        other => panic!("unexpected reference value {other:?}"),
+    }
+}
+
+/// A generated expression, rendered with its comprehension variables bound.
+#[derive(Debug, Clone)]
+enum G {
+    Leaf(&'static str),
+    /// The innermost comprehension variable, or `args.count` outside any.
+    Var,
+    Unary(&'static str, Box<G>),
+    Bin(&'static str, Box<G>, Box<G>),
+    Cond(Box<G>, Box<G>, Box<G>),
+    Index(Box<G>, Box<G>),
+    Call(&'static str, Vec<G>),
+    Method(Box<G>, &'static str, Vec<G>),
+    List(Vec<G>),
+    Map(Vec<(G, G)>),
+    /// `range.kind(v, body)`; `map` and `filter` only over list ranges.
+    Macro(&'static str, Box<G>, Box<G>),
+}
+
+impl G {
+    fn render(&self, depth: usize) -> String {
+        let var = |d: usize| format!("v{d}");
+        match self {
+            G::Leaf(s) => (*s).to_owned(),
+            G::Var if depth == 0 => "args.count".to_owned(),
+            G::Var => var(depth - 1),
+            G::Unary(op, a) => format!("{op}({})", a.render(depth)),
+            G::Bin(op, a, b) => format!("({} {op} {})", a.render(depth), b.render(depth)),
+            G::Cond(c, t, f) => format!(
+                "({} ? {} : {})",
+                c.render(depth),
+                t.render(depth),
+                f.render(depth)
+            ),
+            G::Index(a, i) => format!("{}[{}]", a.render(depth), i.render(depth)),
+            G::Call(f, args) => {
+                let args: Vec<String> = args.iter().map(|a| a.render(depth)).collect();
+                format!("{f}({})", args.join(", "))
+            }
+            G::Method(t, f, args) => {
+                let args: Vec<String> = args.iter().map(|a| a.render(depth)).collect();
+                format!("({}).{f}({})", t.render(depth), args.join(", "))
+            }
+            G::List(items) => {
+                let items: Vec<String> = items.iter().map(|a| a.render(depth)).collect();
+                format!("[{}]", items.join(", "))
+            }
+            G::Map(entries) => {
+                let entries: Vec<String> = entries
+                    .iter()
+                    .map(|(k, v)| format!("{}: {}", k.render(depth), v.render(depth)))
+                    .collect();
+                format!("{{{}}}", entries.join(", "))
+            }
+            G::Macro(kind, range, body) => {
+                let range = range.render(depth);
+                let body = body.render(depth + 1);
+                let v = var(depth);
+                match *kind {
+                    "map3" => format!("({range}).map({v}, {v} != 1, {body})"),
+                    kind => format!("({range}).{kind}({v}, {body})"),
+                }
+            }
+        }
+    }
+}
+
+const LITERALS: &[&str] = &[
+    "0", "1", "2", "-1", "7", "9223372036854775807", "-9223372036854775807",
+    "4611686018427387904", "0u", "1u", "3u", "18446744073709551615u", "9223372036854775808u",
+    "0.0", "-0.0", "1.5", "-2.5", "3.0", "0.1", "1e300", "-1e300", "9223372036854775807.0",
+    "1e19", "''", "'a'", "'abc'", "'Alice'", "'premium'", "'eu'", "'42'", "'-7'", "'1.5'",
+    "'1e3'", "'ünï'", "'^A'", "true", "false", "null",
+];
+
+const PATHS: &[&str] = &[
+    "args", "args.amount", "args.count", "args.big", "args.name", "args.tags", "args.nested",
+    "args.nested.x", "args.flag", "args.missing", "context", "context.order_age_days",
+    "context.region", "context.list", "principal", "principal.id", "principal.kind",
+    "principal.roles", "principal.attrs", "principal.attrs.level", "tenant", "session",
+    "agent", "agent.id", "tool", "tool.name", "tool.risk", "tool.consequential", "intervention",
+    "action", "target", "content", "source", "source.kind", "source.uri", "scan", "scan.pii",
+    "scan.injection", "scan.kinds", "scan.findings", "provenance", "provenance.args.to",
+    "provenance.args.to.trusted", "provenance.args.to.label", "limits", "limits.daily",
+    "limits.daily.remaining", "limits.daily.exceeded", "now", "has(args.amount)",
+    "has(args.nested.x)", "has(source.uri)", "has(context.region)", "has(principal.attrs.dept)",
+    "args.name.matches('^A')", "matches(principal.id, 'u-[0-9]+')",
+];
+
+const LISTS: &[&str] = &[
+    "args.tags", "principal.roles", "scan.kinds", "scan.findings", "context.list", "[]",
+    "[1, 2, 3]", "[0, 1]", "['a', 'b']", "[1, 'a', 2.0]", "[-1, 9223372036854775807]",
+];
+
+const BINARY: &[&str] = &[
+    "+", "-", "*", "/", "%", "==", "!=", "<", "<=", ">", ">=", "&&", "||", "in",
+];
+
+fn expr() -> impl Strategy<Value = G> {
+    let leaf = prop_oneof![
+        4 => prop::sample::select(LITERALS).prop_map(G::Leaf),
+        4 => prop::sample::select(PATHS).prop_map(G::Leaf),
+        2 => Just(G::Var),
+    ];
+    leaf.prop_recursive(4, 40, 4, |inner| {
+        let b = || inner.clone().prop_map(Box::new);
+        let list_range = prop_oneof![
+            prop::sample::select(LISTS).prop_map(G::Leaf),
+            prop::collection::vec(inner.clone(), 0..4).prop_map(G::List),
+        ];
+        prop_oneof![
+            3 => (prop::sample::select(BINARY), b(), b()).prop_map(|(op, a, c)| G::Bin(op, a, c)),
+            1 => (prop::sample::select(&["!", "-"][..]), b()).prop_map(|(op, a)| G::Unary(op, a)),
+            1 => (b(), b(), b()).prop_map(|(c, t, f)| G::Cond(c, t, f)),
+            1 => (b(), b()).prop_map(|(a, i)| G::Index(a, i)),
+            1 => (prop::sample::select(&["size", "int", "uint", "double", "string"][..]), inner.clone())
+                .prop_map(|(f, a)| G::Call(f, vec![a])),
+            1 => (b(), prop::sample::select(&["contains", "startsWith", "endsWith"][..]), inner.clone())
+                .prop_map(|(t, f, a)| G::Method(t, f, vec![a])),
+            1 => b().prop_map(|t| G::Method(t, "size", vec![])),
+            1 => prop::collection::vec(inner.clone(), 0..4).prop_map(G::List),
+            1 => prop::collection::vec((inner.clone(), inner.clone()), 0..3).prop_map(G::Map),
+            2 => (prop::sample::select(&["exists", "all", "exists_one"][..]), b(), b())
+                .prop_map(|(k, r, body)| G::Macro(k, r, body)),
+            1 => (prop::sample::select(&["map", "filter", "map3"][..]), list_range, b())
+                .prop_map(|(k, r, body)| G::Macro(k, Box::new(r), body)),
+        ]
+    })
+}
+
+fn json_value() -> impl Strategy<Value = Json> {
+    let leaf = prop_oneof![
+        Just(Json::Null),
+        any::<bool>().prop_map(Json::Bool),
+        (-3i64..10).prop_map(|i| json!(i)),
+        prop::sample::select(&[i64::MAX, i64::MIN, 1 << 53][..]).prop_map(|i| json!(i)),
+        prop::sample::select(&[u64::MAX, 1 << 63][..]).prop_map(|u| json!(u)),
+        prop::sample::select(&[0.5, -0.0, 1e300, 120.5, 3.0, -2.5][..]).prop_map(|d| json!(d)),
+        prop::sample::select(&["", "a", "Alice", "eu", "42", "ünï"][..]).prop_map(|s| json!(s)),
+    ];
+    leaf.prop_recursive(2, 8, 3, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..3).prop_map(Json::Array),
+            prop::collection::btree_map(prop::sample::select(&["a", "b", "x"][..]), inner, 0..3)
+                .prop_map(|m| Json::Object(m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())),
+        ]
+    })
+}
+
+fn object(keys: &'static [&'static str]) -> impl Strategy<Value = Map<String, Json>> {
+    prop::collection::vec(prop::option::of(json_value()), keys.len()).prop_map(move |values| {
+        keys.iter()
+            .zip(values)
+            .filter_map(|(k, v)| Some(((*k).to_owned(), v?)))
+            .collect()
+    })
+}
+
+#[derive(Debug, Clone)]
+struct World {
+    request: Request,
+    tool: Option<ToolFacts>,
+    facts: Facts,
+}
+
+fn world() -> impl Strategy<Value = World> {
+    let args = object(&["amount", "count", "big", "name", "tags", "nested", "flag"]);
+    let context = object(&["order_age_days", "region", "list"]);
+    let roles = prop::collection::vec(prop::sample::select(&["premium", "support", "a"][..]), 0..3);
+    let optional = || prop::option::of(prop::sample::select(&["x", "invoke", "order:1"][..]));
+    let finding = (
+        prop::sample::select(&["pii", "pii.ssn", "injection", "secret.aws"][..]),
+        prop::sample::select(&[0.0, 0.5, 1.0][..]),
+        prop::option::of(Just("name")),
+    )
+        .prop_map(|(kind, confidence, arg)| Finding {
+            kind: kind.into(),
+            rule: "r".into(),
+            confidence,
+            arg: arg.map(Into::into),
+        });
+    let label = prop::sample::select(&[
+        ProvenanceLabel::Trusted,
+        ProvenanceLabel::Untrusted,
+        ProvenanceLabel::New,
+    ][..]);
+    let facts = (
+        prop::sample::select(&[0i64, 1_700_000_000, i64::MAX][..]),
+        prop::collection::vec(finding, 0..3),
+        prop::option::of(label),
+        prop::option::of((0.0f64..10.0, prop::sample::select(&[0.0, 5.0, 10.0][..]))),
+    )
+        .prop_map(|(now, scan, label, limit)| Facts {
+            now,
+            scan,
+            provenance: label
+                .map(|label| {
+                    let p = ArgProvenance {
+                        label,
+                        sources: vec!["tool:read_email".into()],
+                    };
+                    BTreeMap::from([("to".to_owned(), p)])
+                })
+                .unwrap_or_default(),
+            limits: limit
+                .map(|(used, limit)| BTreeMap::from([("daily".to_owned(), LimitState { used, limit })]))
+                .unwrap_or_default(),
+        });
+    (args, context, roles, optional(), optional(), any::<bool>(), any::<bool>(), facts).prop_map(
+        |(args, context, roles, action, target, tool, source, facts)| {
+            let mut request = super::request();
+            request.args = args;
+            request.context = context;
+            request.actor.principal.roles = roles.into_iter().map(Into::into).collect();
+            request.action = action.map(Into::into);
+            request.target = target.map(Into::into);
+            request.source = source.then(|| ward_core::ContentSource {
+                kind: "web".into(),
+                tool: Some("fetch".into()),
+                uri: None,
+                trust: None,
+            });
+            World {
+                request,
+                tool: tool.then(super::tool),
+                facts,
+            }
+        },
+    )
+}
+
+/// Whether `err` is Ward's refusal of `list + map`, which the reference
+/// accepts (see the module documentation).
+fn is_list_plus_map(err: &EvalError) -> bool {
+    matches!(err, EvalError::NoSuchOverload { op: "_+_", args } if args == "list, map")
+}
+
+fn check(source: &str, world: &World) -> Result<(), TestCaseError> {
+    let act = Activation {
+        request: &world.request,
+        tool: world.tool.as_ref(),
+        facts: &world.facts,
+    };
+    let program = match compile(source, &Shape::root(Shape::Any)) {
+        Ok(p) => p,
+        Err(e) => {
+            // Only the shape check may refuse what the generator writes.
+            let shape_error = e.message().contains("has no field")
+                || e.message().contains("undeclared field")
+                || e.message().contains("cannot iterate");
+            prop_assert!(shape_error, "{source}: {e}");
+            return Ok(());
+        }
+    };
+    let got = program.eval(&act);
+    let want = reference::eval(source, &act);
+    match (&got, &want) {
+        (Ok(g), Ok(w)) => prop_assert_eq!(ours(g), theirs(w), "{}", source),
+        (Err(_), Err(_)) => {}
+        (Err(e), Ok(_)) if is_list_plus_map(e) => {}
+        _ => prop_assert!(false, "{source}\nward: {got:?}\nreference: {want:?}"),
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(Config { cases: 2000, ..Config::default() })]
+
+    #[test]
+    fn ward_agrees_with_the_reference(g in expr(), world in world()) {
+        check(&g.render(0), &world)?;
+    }
+}
+
+/// Cases the generator found once, kept as regressions.
+#[test]
+fn regressions() {
+    let world = World {
+        request: super::request(),
+        tool: Some(super::tool()),
+        facts: super::facts(),
+    };
+    for source in [
+        "1 == 1.0 && 1u == 1 && !(1.5 == 1) && [1] == [1.0] && {1: 'a'} == {1u: 'a'}",
+        "9223372036854775807 == 9223372036854775807.0",
+        "9223372036854775807 < 9223372036854775807.0",
+        "(0.0 / 0.0) == (0.0 / 0.0)",
+        "(0.0 / 0.0) < 1.0",
+        "{1: 2}[1.0] == 2 && {'a': 1}['a'] == 1",
+        "[1, 2][1.0]",
+        "[1, 2][1.5]",
+        "{1: 1, 1u: 2}",
+        "{1.5: 1}",
+        "string(1e21) + string(0.1) + string(-0.0)",
+        "int(' 1')",
+        "double('inf') > 1.0",
+        "size('ünï') == 3",
+        "principal == principal",
+        "size(principal) + size(scan) + size(limits) + size(provenance)",
+        "'daily' in limits && !('weekly' in limits) && 'to' in provenance.args",
+        "[1] in [[1.0]]",
+        "null in {'a': 1}",
+        "scan.findings.map(f, f.kind)",
+        "principal.exists(k, k == 'roles')",
+        "args.exists_one(k, k.startsWith('n'))",
+        "-9223372036854775808",
+        "true ? 1 : 'a'",
+        "1 ? 1 : 2",
+    ] {
+        check(source, &world).unwrap();
+    }
+}
