@@ -184,9 +184,12 @@ pub(crate) fn compile(source: &str, shape: &Shape) -> Result<Program, CelError> 
             .map_err(|e| CelError::new(format!("cannot start the CEL parser: {e}"), None))?;
         // A panic in the parser is contained to its thread and refuses the
         // condition, like any other parse failure.
-        parser
-            .join()
-            .unwrap_or_else(|_| Err(CelError::new("the CEL parser failed on this condition", None)))
+        parser.join().unwrap_or_else(|_| {
+            Err(CelError::new(
+                "the CEL parser failed on this condition",
+                None,
+            ))
+        })
     })
 }
 

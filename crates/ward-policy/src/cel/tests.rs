@@ -125,7 +125,8 @@ fn compile_error(source: &str) -> super::CelError {
 
 #[test]
 fn the_typical_condition_holds() {
-    let source = "args.amount < 500.0 && 'premium' in principal.roles && context.order_age_days <= 30";
+    let source =
+        "args.amount < 500.0 && 'premium' in principal.roles && context.order_age_days <= 30";
     assert_eq!(eval_bool(source), Ok(true));
 }
 
@@ -157,11 +158,26 @@ fn paths_read_the_request_and_facts() {
 
 #[test]
 fn absent_values_are_errors_and_has_is_false() {
-    assert!(matches!(eval_bool("target == 'x'"), Err(EvalError::Unset("target"))));
-    assert!(matches!(eval_bool("content == 'x'"), Err(EvalError::Unset("content"))));
-    assert!(matches!(eval_bool("args.nested.y == 1"), Err(EvalError::NoSuchKey(_))));
-    assert!(matches!(eval_bool("context.nope == 1"), Err(EvalError::NoSuchKey(_))));
-    assert!(matches!(eval_bool("limits.weekly.used > 1.0"), Err(EvalError::NoSuchKey(_))));
+    assert!(matches!(
+        eval_bool("target == 'x'"),
+        Err(EvalError::Unset("target"))
+    ));
+    assert!(matches!(
+        eval_bool("content == 'x'"),
+        Err(EvalError::Unset("content"))
+    ));
+    assert!(matches!(
+        eval_bool("args.nested.y == 1"),
+        Err(EvalError::NoSuchKey(_))
+    ));
+    assert!(matches!(
+        eval_bool("context.nope == 1"),
+        Err(EvalError::NoSuchKey(_))
+    ));
+    assert!(matches!(
+        eval_bool("limits.weekly.used > 1.0"),
+        Err(EvalError::NoSuchKey(_))
+    ));
     let (request, facts) = (request(), facts());
     let act = Activation {
         request: &request,
@@ -252,7 +268,10 @@ fn undeclared_fields_are_load_errors_with_a_suggestion() {
     let err = compile_error("args['amuont'] > 1");
     assert!(err.message().contains("did you mean `amount`"), "{err}");
     let err = compile_error("args.name.first == 'x'");
-    assert_eq!(err.message(), "`args.name` is a string and has no field `first`");
+    assert_eq!(
+        err.message(),
+        "`args.name` is a string and has no field `first`"
+    );
     let err = compile_error("tool.zzzzzzzz");
     assert_eq!(err.message(), "undeclared field `tool.zzzzzzzz`");
     // `Any` and `Map` shapes permit any field.
@@ -351,14 +370,18 @@ fn values_borrow_from_the_request() {
     let Ok(Value::String(std::borrow::Cow::Borrowed(name))) = p.eval(&act) else {
         panic!("expected a borrowed string");
     };
-    assert!(std::ptr::eq(name.as_ptr(), request.args["name"].as_str().unwrap().as_ptr()));
+    assert!(std::ptr::eq(
+        name.as_ptr(),
+        request.args["name"].as_str().unwrap().as_ptr()
+    ));
 }
 
 /// A rough timing of the typical condition; run with `--ignored --nocapture`.
 #[test]
 #[ignore = "timing, not a test"]
 fn time_the_typical_condition() {
-    let source = "args.amount < 500.0 && 'premium' in principal.roles && context.order_age_days <= 30";
+    let source =
+        "args.amount < 500.0 && 'premium' in principal.roles && context.order_age_days <= 30";
     let (request, facts, tool) = (request(), facts(), tool());
     let act = Activation {
         request: &request,
@@ -370,7 +393,10 @@ fn time_the_typical_condition() {
     let n = 200_000u32;
     let start = std::time::Instant::now();
     for _ in 0..n {
-        assert_eq!(std::hint::black_box(&p).eval_bool(std::hint::black_box(&act)), Ok(true));
+        assert_eq!(
+            std::hint::black_box(&p).eval_bool(std::hint::black_box(&act)),
+            Ok(true)
+        );
     }
     let ours = start.elapsed() / n;
     let m = 2_000u32;
@@ -384,7 +410,9 @@ fn time_the_typical_condition() {
 
 #[test]
 fn zz_probe() {
-    let Ok(spec) = std::env::var("CEL_PROBE") else { return };
+    let Ok(spec) = std::env::var("CEL_PROBE") else {
+        return;
+    };
     let (kind, n) = spec.split_once(':').unwrap();
     let n: usize = n.parse().unwrap();
     let source = match kind {
@@ -400,9 +428,16 @@ fn zz_probe() {
         "or" => format!("true{}", " || true".repeat(n)),
         _ => panic!(),
     };
-    let mb: usize = std::env::var("CEL_STACK").map(|s| s.parse().unwrap()).unwrap_or(2); let t0 = std::time::Instant::now(); let h = std::thread::Builder::new().stack_size(mb << 20).spawn(move || {
-        let r = compile(&source, &Shape::root(Shape::Any));
-        r.is_ok()
-    }).unwrap();
+    let mb: usize = std::env::var("CEL_STACK")
+        .map(|s| s.parse().unwrap())
+        .unwrap_or(2);
+    let t0 = std::time::Instant::now();
+    let h = std::thread::Builder::new()
+        .stack_size(mb << 20)
+        .spawn(move || {
+            let r = compile(&source, &Shape::root(Shape::Any));
+            r.is_ok()
+        })
+        .unwrap();
     println!("RESULT {} {:?}", h.join().unwrap(), t0.elapsed());
 }

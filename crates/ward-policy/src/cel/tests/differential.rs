@@ -41,7 +41,11 @@ enum Canon {
 }
 
 fn double(d: f64) -> Canon {
-    Canon::Double(if d.is_nan() { f64::NAN.to_bits() } else { d.to_bits() })
+    Canon::Double(if d.is_nan() {
+        f64::NAN.to_bits()
+    } else {
+        d.to_bits()
+    })
 }
 
 fn ours(v: &Value<'_>) -> Canon {
@@ -52,7 +56,9 @@ fn ours(v: &Value<'_>) -> Canon {
         Value::UInt(u) => Canon::UInt(*u),
         Value::Double(d) => double(*d),
         Value::String(s) => Canon::Str(s.to_string()),
-        list if list.is_list() => Canon::List(list.list_iter().unwrap().map(|v| ours(&v)).collect()),
+        list if list.is_list() => {
+            Canon::List(list.list_iter().unwrap().map(|v| ours(&v)).collect())
+        }
         map => {
             let mut entries: Vec<(Canon, Canon)> = map
                 .map_keys()
@@ -122,6 +128,7 @@ impl G {
     fn render(&self, depth: usize) -> String {
         let var = |d: usize| format!("v{d}");
         match self {
+            G::Leaf(s) if s.contains(' ') && !s.starts_with(['[', '{']) => format!("({s})"),
             G::Leaf(s) => (*s).to_owned(),
             G::Var if depth == 0 => "args.count".to_owned(),
             G::Var => var(depth - 1),
@@ -154,6 +161,17 @@ impl G {
                 format!("{{{}}}", entries.join(", "))
             }
             G::Macro(kind, range, body) => {
+                // Only lists are mapped over (see the module documentation).
+                let is_list = match &**range {
+                    G::Leaf(s) => LISTS.contains(s),
+                    G::List(_) => true,
+                    G::Macro(k, ..) => matches!(*k, "map" | "filter" | "map3"),
+                    _ => false,
+                };
+                let range = match *kind {
+                    "map" | "filter" | "map3" if !is_list => G::List(vec![(**range).clone()]),
+                    _ => (**range).clone(),
+                };
                 let range = range.render(depth);
                 let body = body.render(depth + 1);
                 let v = var(depth);
@@ -166,67 +184,239 @@ impl G {
     }
 }
 
-const LITERALS: &[&str] = &[
-    "0", "1", "2", "-1", "7", "9223372036854775807", "-9223372036854775807",
-    "4611686018427387904", "0u", "1u", "3u", "18446744073709551615u", "9223372036854775808u",
-    "0.0", "-0.0", "1.5", "-2.5", "3.0", "0.1", "1e300", "-1e300", "9223372036854775807.0",
-    "1e19", "''", "'a'", "'abc'", "'Alice'", "'premium'", "'eu'", "'42'", "'-7'", "'1.5'",
-    "'1e3'", "'ünï'", "'^A'", "true", "false", "null",
+const NUMBERS: &[&str] = &[
+    "0",
+    "1",
+    "2",
+    "-1",
+    "7",
+    "9223372036854775807",
+    "-9223372036854775807",
+    "4611686018427387904",
+    "0u",
+    "1u",
+    "3u",
+    "18446744073709551615u",
+    "9223372036854775808u",
+    "0.0",
+    "-0.0",
+    "1.5",
+    "-2.5",
+    "3.0",
+    "0.1",
+    "1e300",
+    "-1e300",
+    "9223372036854775807.0",
+    "1e19",
+    "args.amount",
+    "args.count",
+    "args.big",
+    "context.order_age_days",
+    "principal.attrs.level",
+    "now",
+    "limits.daily.remaining",
+    "limits.daily.used",
+    "scan.findings[0].confidence",
+    "args.nested.x",
 ];
 
-const PATHS: &[&str] = &[
-    "args", "args.amount", "args.count", "args.big", "args.name", "args.tags", "args.nested",
-    "args.nested.x", "args.flag", "args.missing", "context", "context.order_age_days",
-    "context.region", "context.list", "principal", "principal.id", "principal.kind",
-    "principal.roles", "principal.attrs", "principal.attrs.level", "tenant", "session",
-    "agent", "agent.id", "tool", "tool.name", "tool.risk", "tool.consequential", "intervention",
-    "action", "target", "content", "source", "source.kind", "source.uri", "scan", "scan.pii",
-    "scan.injection", "scan.kinds", "scan.findings", "provenance", "provenance.args.to",
-    "provenance.args.to.trusted", "provenance.args.to.label", "limits", "limits.daily",
-    "limits.daily.remaining", "limits.daily.exceeded", "now", "has(args.amount)",
-    "has(args.nested.x)", "has(source.uri)", "has(context.region)", "has(principal.attrs.dept)",
-    "args.name.matches('^A')", "matches(principal.id, 'u-[0-9]+')",
+const BOOLS: &[&str] = &[
+    "true",
+    "false",
+    "args.flag",
+    "tool.consequential",
+    "scan.pii",
+    "scan.injection",
+    "scan.secret",
+    "provenance.args.to.trusted",
+    "limits.daily.exceeded",
+    "has(args.amount)",
+    "has(args.nested.x)",
+    "has(source.uri)",
+    "has(source.tool)",
+    "has(context.region)",
+    "has(principal.attrs.dept)",
+    "has(scan.findings[0].arg)",
+    "args.name.matches('^A')",
+    "matches(principal.id, 'u-[0-9]+')",
+    "null == null",
+    "args.nul == null",
+];
+
+const STRINGS: &[&str] = &[
+    "''",
+    "'a'",
+    "'abc'",
+    "'Alice'",
+    "'premium'",
+    "'eu'",
+    "'42'",
+    "'-7'",
+    "'1.5'",
+    "'1e3'",
+    "'ünï'",
+    "'^A'",
+    "'inf'",
+    "args.name",
+    "principal.id",
+    "principal.kind",
+    "tenant",
+    "session",
+    "agent.id",
+    "tool.name",
+    "tool.risk",
+    "intervention",
+    "action",
+    "target",
+    "content",
+    "source.kind",
+    "source.uri",
+    "provenance.args.to.label",
+    "context.region",
+    "scan.findings[0].kind",
 ];
 
 const LISTS: &[&str] = &[
-    "args.tags", "principal.roles", "scan.kinds", "scan.findings", "context.list", "[]",
-    "[1, 2, 3]", "[0, 1]", "['a', 'b']", "[1, 'a', 2.0]", "[-1, 9223372036854775807]",
+    "args.tags",
+    "principal.roles",
+    "scan.kinds",
+    "scan.findings",
+    "context.list",
+    "[]",
+    "[1, 2, 3]",
+    "[0, 1]",
+    "['a', 'b']",
+    "[1, 'a', 2.0]",
+    "[-1, 9223372036854775807]",
+    "[1u, 2.5, -3]",
+    "provenance.args.to.sources",
 ];
 
-const BINARY: &[&str] = &[
-    "+", "-", "*", "/", "%", "==", "!=", "<", "<=", ">", ">=", "&&", "||", "in",
+const MAPS: &[&str] = &[
+    "args",
+    "context",
+    "principal",
+    "principal.attrs",
+    "agent",
+    "tool",
+    "source",
+    "scan",
+    "provenance",
+    "provenance.args",
+    "limits",
+    "limits.daily",
+    "args.nested",
+    "{}",
+    "{'a': 1, 'b': 'x'}",
+    "{1: 'one', 2u: 'two', true: 3}",
 ];
+
+#[derive(Clone, Copy)]
+enum Ty {
+    Num,
+    Bool,
+    Str,
+    List,
+    Map,
+}
+
+type Level = [BoxedStrategy<G>; 5];
+
+fn leaves(ty: Ty) -> BoxedStrategy<G> {
+    let table = match ty {
+        Ty::Num => NUMBERS,
+        Ty::Bool => BOOLS,
+        Ty::Str => STRINGS,
+        Ty::List => LISTS,
+        Ty::Map => MAPS,
+    };
+    prop_oneof![8 => prop::sample::select(table).prop_map(G::Leaf), 1 => Just(G::Var)].boxed()
+}
+
+/// The strategies of one more level of nesting, built from the level below.
+fn level(below: &Level) -> Level {
+    let [num, boolean, string, list, map] = below.clone();
+    let any = prop_oneof![
+        num.clone(),
+        boolean.clone(),
+        string.clone(),
+        list.clone(),
+        map.clone()
+    ]
+    .boxed();
+    let b = |s: &BoxedStrategy<G>| s.clone().prop_map(Box::new);
+    let bin = |ops: &'static [&'static str], x: &BoxedStrategy<G>, y: &BoxedStrategy<G>| {
+        (prop::sample::select(ops), b(x), b(y)).prop_map(|(op, x, y)| G::Bin(op, x, y))
+    };
+    let cond =
+        |t: &BoxedStrategy<G>| (b(&boolean), b(t), b(t)).prop_map(|(c, x, y)| G::Cond(c, x, y));
+    let container = prop_oneof![list.clone(), map.clone()].boxed();
+    let macro_range = prop_oneof![3 => list.clone(), 1 => map.clone()].boxed();
+    let numbers = prop_oneof![num.clone(), string.clone()];
+    let nums = prop_oneof![
+        4 => leaves(Ty::Num),
+        4 => bin(&["+", "-", "*", "/", "%"], &num, &num),
+        1 => b(&num).prop_map(|x| G::Unary("-", x)),
+        1 => cond(&num),
+        2 => (prop::sample::select(&["int", "uint", "double"][..]), numbers)
+            .prop_map(|(f, x)| G::Call(f, vec![x])),
+        1 => prop_oneof![string.clone(), container.clone()].prop_map(|x| G::Call("size", vec![x])),
+        1 => container.clone().prop_map(|x| G::Method(Box::new(x), "size", vec![])),
+        1 => (b(&list), b(&num)).prop_map(|(l, i)| G::Index(l, i)),
+    ];
+    let bools = prop_oneof![
+        4 => leaves(Ty::Bool),
+        3 => bin(&["==", "!=", "<", "<=", ">", ">="], &num, &num),
+        1 => bin(&["==", "!=", "<", ">="], &string, &string),
+        1 => bin(&["==", "!="], &any, &any),
+        3 => bin(&["&&", "||"], &boolean, &boolean),
+        1 => b(&boolean).prop_map(|x| G::Unary("!", x)),
+        2 => (b(&any), b(&container)).prop_map(|(x, c)| G::Bin("in", x, c)),
+        1 => (b(&string), prop::sample::select(&["contains", "startsWith", "endsWith"][..]), string.clone())
+            .prop_map(|(t, f, x)| G::Method(t, f, vec![x])),
+        2 => (prop::sample::select(&["exists", "all", "exists_one"][..]), b(&macro_range), b(&boolean))
+            .prop_map(|(k, r, body)| G::Macro(k, r, body)),
+        1 => cond(&boolean),
+    ];
+    let strings = prop_oneof![
+        4 => leaves(Ty::Str),
+        2 => bin(&["+"], &string, &string),
+        1 => any.clone().prop_map(|x| G::Call("string", vec![x])),
+        1 => cond(&string),
+        1 => (b(&map), b(&string)).prop_map(|(m, k)| G::Index(m, k)),
+    ];
+    let lists = prop_oneof![
+        3 => leaves(Ty::List),
+        2 => prop::collection::vec(any.clone(), 0..4).prop_map(G::List),
+        1 => bin(&["+"], &list, &list),
+        2 => (prop::sample::select(&["map", "filter", "map3"][..]), b(&list), b(&any))
+            .prop_map(|(k, r, body)| G::Macro(k, r, body)),
+        1 => cond(&list),
+    ];
+    let maps = prop_oneof![
+        3 => leaves(Ty::Map),
+        2 => prop::collection::vec((prop_oneof![num.clone(), string.clone(), boolean.clone()], any.clone()), 0..3)
+            .prop_map(G::Map),
+        1 => cond(&map),
+    ];
+    // Now and then, anything where a type was expected.
+    let mix = |typed: BoxedStrategy<G>| prop_oneof![9 => typed, 1 => any.clone()].boxed();
+    [
+        mix(nums.boxed()),
+        mix(bools.boxed()),
+        mix(strings.boxed()),
+        mix(lists.boxed()),
+        mix(maps.boxed()),
+    ]
+}
 
 fn expr() -> impl Strategy<Value = G> {
-    let leaf = prop_oneof![
-        4 => prop::sample::select(LITERALS).prop_map(G::Leaf),
-        4 => prop::sample::select(PATHS).prop_map(G::Leaf),
-        2 => Just(G::Var),
-    ];
-    leaf.prop_recursive(4, 40, 4, |inner| {
-        let b = || inner.clone().prop_map(Box::new);
-        let list_range = prop_oneof![
-            prop::sample::select(LISTS).prop_map(G::Leaf),
-            prop::collection::vec(inner.clone(), 0..4).prop_map(G::List),
-        ];
-        prop_oneof![
-            3 => (prop::sample::select(BINARY), b(), b()).prop_map(|(op, a, c)| G::Bin(op, a, c)),
-            1 => (prop::sample::select(&["!", "-"][..]), b()).prop_map(|(op, a)| G::Unary(op, a)),
-            1 => (b(), b(), b()).prop_map(|(c, t, f)| G::Cond(c, t, f)),
-            1 => (b(), b()).prop_map(|(a, i)| G::Index(a, i)),
-            1 => (prop::sample::select(&["size", "int", "uint", "double", "string"][..]), inner.clone())
-                .prop_map(|(f, a)| G::Call(f, vec![a])),
-            1 => (b(), prop::sample::select(&["contains", "startsWith", "endsWith"][..]), inner.clone())
-                .prop_map(|(t, f, a)| G::Method(t, f, vec![a])),
-            1 => b().prop_map(|t| G::Method(t, "size", vec![])),
-            1 => prop::collection::vec(inner.clone(), 0..4).prop_map(G::List),
-            1 => prop::collection::vec((inner.clone(), inner.clone()), 0..3).prop_map(G::Map),
-            2 => (prop::sample::select(&["exists", "all", "exists_one"][..]), b(), b())
-                .prop_map(|(k, r, body)| G::Macro(k, r, body)),
-            1 => (prop::sample::select(&["map", "filter", "map3"][..]), list_range, b())
-                .prop_map(|(k, r, body)| G::Macro(k, Box::new(r), body)),
-        ]
-    })
+    let mut levels: Level = [Ty::Num, Ty::Bool, Ty::Str, Ty::List, Ty::Map].map(leaves);
+    for _ in 0..3 {
+        levels = level(&levels);
+    }
+    let [num, boolean, string, list, map] = levels;
+    prop_oneof![2 => num, 6 => boolean, 1 => string, 1 => list, 1 => map]
 }
 
 fn json_value() -> impl Strategy<Value = Json> {
@@ -243,18 +433,57 @@ fn json_value() -> impl Strategy<Value = Json> {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..3).prop_map(Json::Array),
             prop::collection::btree_map(prop::sample::select(&["a", "b", "x"][..]), inner, 0..3)
-                .prop_map(|m| Json::Object(m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())),
+                .prop_map(|m| Json::Object(
+                    m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+                )),
         ]
     })
 }
 
+/// A JSON value for `key`: usually of the type its name suggests, sometimes
+/// anything, sometimes missing.
+fn field(key: &'static str) -> BoxedStrategy<Option<Json>> {
+    let typed = match key {
+        "amount" => prop::sample::select(&[0.0, 120.5, 499.99, 1e300, -2.5][..])
+            .prop_map(|d| json!(d))
+            .boxed(),
+        "count" | "order_age_days" => prop_oneof![
+            (-3i64..40).prop_map(|i| json!(i)),
+            Just(json!(i64::MAX)),
+            Just(json!(i64::MIN))
+        ]
+        .boxed(),
+        "big" => prop::sample::select(&[u64::MAX, 1 << 63][..])
+            .prop_map(|u| json!(u))
+            .boxed(),
+        "name" | "region" => prop::sample::select(&["Alice", "eu", "", "ünï"][..])
+            .prop_map(|s| json!(s))
+            .boxed(),
+        "tags" | "list" => prop::collection::vec(prop::sample::select(&["a", "b", "eu"][..]), 0..3)
+            .prop_map(|v| json!(v))
+            .boxed(),
+        "nested" => (-2i64..3).prop_map(|x| json!({"x": x, "s": "q"})).boxed(),
+        "flag" => any::<bool>().prop_map(Json::Bool).boxed(),
+        _ => json_value().boxed(),
+    };
+    prop_oneof![
+        8 => typed.prop_map(Some),
+        1 => json_value().prop_map(Some),
+        1 => Just(None),
+    ]
+    .boxed()
+}
+
 fn object(keys: &'static [&'static str]) -> impl Strategy<Value = Map<String, Json>> {
-    prop::collection::vec(prop::option::of(json_value()), keys.len()).prop_map(move |values| {
-        keys.iter()
-            .zip(values)
-            .filter_map(|(k, v)| Some(((*k).to_owned(), v?)))
-            .collect()
-    })
+    keys.iter()
+        .map(|k| field(k))
+        .collect::<Vec<_>>()
+        .prop_map(move |values| {
+            keys.iter()
+                .zip(values)
+                .filter_map(|(k, v)| Some(((*k).to_owned(), v?)))
+                .collect()
+        })
 }
 
 #[derive(Debug, Clone)]
@@ -265,10 +494,13 @@ struct World {
 }
 
 fn world() -> impl Strategy<Value = World> {
-    let args = object(&["amount", "count", "big", "name", "tags", "nested", "flag"]);
+    let args = object(&[
+        "amount", "count", "big", "name", "tags", "nested", "flag", "nul",
+    ]);
     let context = object(&["order_age_days", "region", "list"]);
     let roles = prop::collection::vec(prop::sample::select(&["premium", "support", "a"][..]), 0..3);
-    let optional = || prop::option::of(prop::sample::select(&["x", "invoke", "order:1"][..]));
+    let optional =
+        || prop::option::weighted(0.8, prop::sample::select(&["x", "invoke", "order:1"][..]));
     let finding = (
         prop::sample::select(&["pii", "pii.ssn", "injection", "secret.aws"][..]),
         prop::sample::select(&[0.0, 0.5, 1.0][..]),
@@ -280,16 +512,21 @@ fn world() -> impl Strategy<Value = World> {
             confidence,
             arg: arg.map(Into::into),
         });
-    let label = prop::sample::select(&[
-        ProvenanceLabel::Trusted,
-        ProvenanceLabel::Untrusted,
-        ProvenanceLabel::New,
-    ][..]);
+    let label = prop::sample::select(
+        &[
+            ProvenanceLabel::Trusted,
+            ProvenanceLabel::Untrusted,
+            ProvenanceLabel::New,
+        ][..],
+    );
     let facts = (
         prop::sample::select(&[0i64, 1_700_000_000, i64::MAX][..]),
-        prop::collection::vec(finding, 0..3),
-        prop::option::of(label),
-        prop::option::of((0.0f64..10.0, prop::sample::select(&[0.0, 5.0, 10.0][..]))),
+        prop_oneof![1 => Just(vec![]), 4 => prop::collection::vec(finding, 1..4)],
+        prop::option::weighted(0.9, label),
+        prop::option::weighted(
+            0.9,
+            (0.0f64..10.0, prop::sample::select(&[0.0, 5.0, 10.0][..])),
+        ),
     )
         .prop_map(|(now, scan, label, limit)| Facts {
             now,
@@ -304,30 +541,42 @@ fn world() -> impl Strategy<Value = World> {
                 })
                 .unwrap_or_default(),
             limits: limit
-                .map(|(used, limit)| BTreeMap::from([("daily".to_owned(), LimitState { used, limit })]))
+                .map(|(used, limit)| {
+                    BTreeMap::from([("daily".to_owned(), LimitState { used, limit })])
+                })
                 .unwrap_or_default(),
         });
-    (args, context, roles, optional(), optional(), any::<bool>(), any::<bool>(), facts).prop_map(
-        |(args, context, roles, action, target, tool, source, facts)| {
-            let mut request = super::request();
-            request.args = args;
-            request.context = context;
-            request.actor.principal.roles = roles.into_iter().map(Into::into).collect();
-            request.action = action.map(Into::into);
-            request.target = target.map(Into::into);
-            request.source = source.then(|| ward_core::ContentSource {
-                kind: "web".into(),
-                tool: Some("fetch".into()),
-                uri: None,
-                trust: None,
-            });
-            World {
-                request,
-                tool: tool.then(super::tool),
-                facts,
-            }
-        },
+    (
+        args,
+        context,
+        roles,
+        optional(),
+        optional(),
+        prop::bool::weighted(0.85),
+        prop::bool::weighted(0.85),
+        facts,
     )
+        .prop_map(
+            |(args, context, roles, action, target, tool, source, facts)| {
+                let mut request = super::request();
+                request.args = args;
+                request.context = context;
+                request.actor.principal.roles = roles.into_iter().map(Into::into).collect();
+                request.action = action.map(Into::into);
+                request.target = target.map(Into::into);
+                request.source = source.then(|| ward_core::ContentSource {
+                    kind: "web".into(),
+                    tool: Some("fetch".into()),
+                    uri: None,
+                    trust: None,
+                });
+                World {
+                    request,
+                    tool: tool.then(super::tool),
+                    facts,
+                }
+            },
+        )
 }
 
 /// Whether `err` is Ward's refusal of `list + map`, which the reference
@@ -365,7 +614,11 @@ fn check(source: &str, world: &World) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(Config { cases: 2000, ..Config::default() })]
+    // `PROPTEST_CASES` sets the number of cases for a longer run.
+    #![proptest_config(Config {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(2000),
+        ..Config::default()
+    })]
 
     #[test]
     fn ward_agrees_with_the_reference(g in expr(), world in world()) {
