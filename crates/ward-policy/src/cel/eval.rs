@@ -263,15 +263,16 @@ impl<'a> Eval<'a, '_> {
 
     fn comprehension(&mut self, l: &'a Loop) -> Result<Value<'a>, EvalError> {
         let range = self.node(&l.range)?;
-        let items: Vec<Value<'a>> = if let Some(items) = range.list_iter() {
-            items.collect()
-        } else if let Some(keys) = range.map_keys() {
-            keys
-        } else {
-            return Err(EvalError::overload("comprehension", &[&range]));
+        // A list is walked in place; a map's keys are collected first.
+        let items = match range.list_len() {
+            Some(len) => Items::List(range, len),
+            None => match range.map_keys() {
+                Some(keys) => Items::Keys(keys),
+                None => return Err(EvalError::overload("comprehension", &[&range])),
+            },
         };
         self.locals.truncate(l.slot);
-        let result = self.run_loop(l, items);
+        let result = self.run_loop(l, &items);
         self.locals.truncate(l.slot);
         result
     }
@@ -281,7 +282,7 @@ impl<'a> Eval<'a, '_> {
         self.locals.push(item);
     }
 
-    fn run_loop(&mut self, l: &'a Loop, items: Vec<Value<'a>>) -> Result<Value<'a>, EvalError> {
+    fn run_loop(&mut self, l: &'a Loop, items: &Items<'a>) -> Result<Value<'a>, EvalError> {
         match &l.kind {
             LoopKind::Exists(p) | LoopKind::All(p) => {
                 // `exists` stops at the first true, `all` at the first false;
@@ -289,7 +290,7 @@ impl<'a> Eval<'a, '_> {
                 // decides, as in the reference's `@result || p` fold.
                 let decisive = matches!(l.kind, LoopKind::Exists(_));
                 let mut pending = None;
-                for item in items {
+                for item in items.iter() {
                     self.bind(l.slot, item);
                     match self.node(p) {
                         Ok(Value::Bool(b)) if b == decisive => return Ok(Value::Bool(decisive)),
@@ -302,7 +303,7 @@ impl<'a> Eval<'a, '_> {
             }
             LoopKind::ExistsOne(p) => {
                 let mut count = 0usize;
-                for item in items {
+                for item in items.iter() {
                     self.bind(l.slot, item);
                     if as_bool(self.node(p))? {
                         count = count.saturating_add(1);
@@ -312,7 +313,7 @@ impl<'a> Eval<'a, '_> {
             }
             LoopKind::Map { guard, item } => {
                 let mut out = Vec::with_capacity(items.len());
-                for value in items {
+                for value in items.iter() {
                     self.bind(l.slot, value);
                     if let Some(guard) = guard {
                         if !as_bool(self.node(guard))? {
@@ -324,6 +325,30 @@ impl<'a> Eval<'a, '_> {
                 Ok(Value::List(Rc::new(out)))
             }
         }
+    }
+}
+
+/// What a comprehension iterates over.
+enum Items<'a> {
+    /// A list and its length.
+    List(Value<'a>, usize),
+    /// The keys of a map.
+    Keys(Vec<Value<'a>>),
+}
+
+impl<'a> Items<'a> {
+    fn len(&self) -> usize {
+        match self {
+            Items::List(_, len) => *len,
+            Items::Keys(keys) => keys.len(),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = Value<'a>> + '_ {
+        (0..self.len()).filter_map(move |i| match self {
+            Items::List(list, _) => list.list_get(i),
+            Items::Keys(keys) => keys.get(i).cloned(),
+        })
     }
 }
 

@@ -407,37 +407,3 @@ fn time_the_typical_condition() {
     let theirs = start.elapsed() / m;
     println!("compiled: {ours:?} per eval; reference (context + interpret): {theirs:?}");
 }
-
-#[test]
-fn zz_probe() {
-    let Ok(spec) = std::env::var("CEL_PROBE") else {
-        return;
-    };
-    let (kind, n) = spec.split_once(':').unwrap();
-    let n: usize = n.parse().unwrap();
-    let source = match kind {
-        "paren" => format!("{}1{}", "(".repeat(n), ")".repeat(n)),
-        "plus" => format!("1{}", " + 1".repeat(n)),
-        "lt" => format!("1{}", " < 1".repeat(n)),
-        "not" => format!("{}true", "!".repeat(n)),
-        "neg" => format!("{}1", "-".repeat(n)),
-        "dot" => format!("a{}", ".b".repeat(n)),
-        "idx" => format!("a{}", "[1]".repeat(n)),
-        "list" => format!("{}1{}", "[".repeat(n), "]".repeat(n)),
-        "tern" => format!("{}1", "true ? 1 : ".repeat(n)),
-        "or" => format!("true{}", " || true".repeat(n)),
-        _ => panic!(),
-    };
-    let mb: usize = std::env::var("CEL_STACK")
-        .map(|s| s.parse().unwrap())
-        .unwrap_or(2);
-    let t0 = std::time::Instant::now();
-    let h = std::thread::Builder::new()
-        .stack_size(mb << 20)
-        .spawn(move || {
-            let r = compile(&source, &Shape::root(Shape::Any));
-            r.is_ok()
-        })
-        .unwrap();
-    println!("RESULT {} {:?}", h.join().unwrap(), t0.elapsed());
-}
