@@ -16,6 +16,8 @@ use cel::common::ast::{
     CallExpr, ComprehensionExpr, EntryExpr, Expr, IdedExpr, LiteralValue, SourceInfo,
 };
 
+use super::node::{Arith, Cmp, Conv, Lit, Loop, LoopKind, Node, Path, Program, StrFn};
+use super::suggest::suggest;
 use super::CelError;
 use crate::shape::Shape;
 
@@ -23,139 +25,8 @@ use crate::shape::Shape;
 pub(crate) const MAX_DEPTH: usize = 64;
 
 /// The longest condition source accepted, in bytes. Conditions are short; the
-/// bound keeps the parser's own recursion (on long operator chains) shallow.
+/// bound caps the parser's work and, with [`PARSER_STACK`], its stack depth.
 pub(crate) const MAX_SOURCE_LEN: usize = 4096;
-
-/// A compiled condition.
-#[derive(Debug)]
-pub struct Program {
-    pub(crate) root: Node,
-}
-
-/// A node of the evaluation tree.
-#[derive(Debug)]
-pub(crate) enum Node {
-    Lit(Lit),
-    Path(Path),
-    /// The variable of the `n`-th enclosing comprehension, outermost first.
-    Local(usize),
-    Select(Box<Node>, Box<str>),
-    Has(Box<Node>, Box<str>),
-    Index(Box<Node>, Box<Node>),
-    List(Vec<Node>),
-    Map(Vec<(Node, Node)>),
-    Not(Box<Node>),
-    Neg(Box<Node>),
-    Arith(Arith, Box<Node>, Box<Node>),
-    Cmp(Cmp, Box<Node>, Box<Node>),
-    And(Box<Node>, Box<Node>),
-    Or(Box<Node>, Box<Node>),
-    Cond(Box<Node>, Box<Node>, Box<Node>),
-    In(Box<Node>, Box<Node>),
-    Size(Box<Node>),
-    Str(StrFn, Box<Node>, Box<Node>),
-    Matches(Box<Node>, Box<regex::Regex>),
-    Convert(Conv, Box<Node>),
-    Loop(Box<Loop>),
-}
-
-#[derive(Debug)]
-pub(crate) enum Lit {
-    Null,
-    Bool(bool),
-    Int(i64),
-    UInt(u64),
-    Double(f64),
-    Str(Box<str>),
-}
-
-/// A variable of the activation, or a path into one resolved at compile time.
-#[derive(Debug)]
-pub(crate) enum Path {
-    Principal,
-    PrincipalId,
-    PrincipalKind,
-    PrincipalRoles,
-    PrincipalAttrs,
-    Tenant,
-    Session,
-    Agent,
-    Tool,
-    ToolName,
-    ToolCapability,
-    ToolRisk,
-    ToolConsequential,
-    Intervention,
-    Action,
-    Target,
-    Content,
-    Source,
-    Args,
-    Arg(Box<str>),
-    Context,
-    ContextKey(Box<str>),
-    Scan,
-    Provenance,
-    ProvenanceArgs,
-    ProvenanceArg(Box<str>),
-    Limits,
-    Limit(Box<str>),
-    Now,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Arith {
-    Add,
-    Sub,
-    Mul,
-    Div,
-    Rem,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Cmp {
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum StrFn {
-    Contains,
-    StartsWith,
-    EndsWith,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Conv {
-    Int,
-    UInt,
-    Double,
-    String,
-}
-
-/// A macro over a list (or a map's keys), its variable bound to slot `slot`.
-#[derive(Debug)]
-pub(crate) struct Loop {
-    pub(crate) range: Node,
-    pub(crate) slot: usize,
-    pub(crate) kind: LoopKind,
-}
-
-#[derive(Debug)]
-pub(crate) enum LoopKind {
-    Exists(Node),
-    All(Node),
-    ExistsOne(Node),
-    /// `map(x, f)`, `map(x, p, f)` and `filter(x, p)` (which maps `x` to itself).
-    Map {
-        guard: Option<Node>,
-        item: Node,
-    },
-}
 
 /// The stack of the thread that parses. The `cel` crate's ANTLR parser
 /// needs about 150 KiB of stack per level of bracket nesting in debug builds
@@ -648,55 +519,4 @@ fn shape_name(shape: &Shape) -> &'static str {
         Shape::List(_) => "list",
         Shape::Map(_) | Shape::Object(_) => "map",
     }
-}
-
-/// The candidate closest to `name` by edit distance, if close enough to be a
-/// plausible typo.
-fn suggest<'c>(name: &str, candidates: impl Iterator<Item = &'c str>) -> Option<&'c str> {
-    let limit = (name.chars().count() / 3).max(2);
-    candidates
-        .map(|c| (edit_distance(name, c), c))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
-/// Levenshtein distance, counting a transposition as one edit.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    // rows[i][j]: the distance between a[..i] and b[..j].
-    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in rows.iter_mut().enumerate() {
-        if let Some(first) = row.first_mut() {
-            *first = i;
-        }
-    }
-    if let Some(first) = rows.first_mut() {
-        for (j, cell) in first.iter_mut().enumerate() {
-            *cell = j;
-        }
-    }
-    let at = |rows: &Vec<Vec<usize>>, i: usize, j: usize| {
-        rows.get(i)
-            .and_then(|r| r.get(j))
-            .copied()
-            .unwrap_or(usize::MAX / 2)
-    };
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let (ca, cb) = (a.get(i - 1), b.get(j - 1));
-            let cost = usize::from(ca != cb);
-            let mut best = (at(&rows, i - 1, j) + 1)
-                .min(at(&rows, i, j - 1) + 1)
-                .min(at(&rows, i - 1, j - 1) + cost);
-            if i > 1 && j > 1 && ca == b.get(j - 2) && a.get(i - 2) == cb {
-                best = best.min(at(&rows, i - 2, j - 2) + 1);
-            }
-            if let Some(cell) = rows.get_mut(i).and_then(|r| r.get_mut(j)) {
-                *cell = best;
-            }
-        }
-    }
-    at(&rows, a.len(), b.len())
 }

@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 use std::rc::Rc;
 
-use super::compile::{Arith, Cmp, Conv, Lit, Loop, LoopKind, Node, Path, Program, StrFn};
+use super::node::{Arith, Cmp, Conv, Lit, Loop, LoopKind, Node, Path, Program, StrFn};
 use super::value::{compare, double_to_int_lossless, equals, Key, Record, Value};
 use super::{Activation, EvalError};
 

@@ -47,7 +47,9 @@ use crate::facts::{Facts, ToolFacts};
 
 mod compile;
 mod eval;
+mod node;
 pub mod reference;
+mod suggest;
 #[cfg(test)]
 mod tests;
 mod value;
@@ -55,7 +57,7 @@ mod value;
 // The bundle compiler (outside this module) is the caller.
 #[allow(unused_imports, reason = "called by the bundle compiler")]
 pub(crate) use compile::compile;
-pub use compile::Program;
+pub use node::Program;
 pub use value::{Key, Record, Value};
 
 /// The borrowed view a condition is evaluated against.
