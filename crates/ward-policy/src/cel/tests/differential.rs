@@ -138,10 +138,7 @@ fn check(source: &str, world: &World) -> Result<(), TestCaseError> {
 
 proptest! {
     // `PROPTEST_CASES` sets the number of cases for a longer run.
-    #![proptest_config(Config {
-        cases: std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(2000),
-        ..Config::default()
-    })]
+    #![proptest_config(Config { cases: cases(2000), ..Config::default() })]
 
     #[test]
     fn ward_agrees_with_the_reference(g in expr(), world in world()) {
@@ -186,4 +183,60 @@ fn regressions() {
     ] {
         check(source, &world).unwrap();
     }
+}
+
+proptest! {
+    #![proptest_config(Config { cases: cases(300), ..Config::default() })]
+
+    /// Whatever the text, compiling refuses it or gives a program whose
+    /// evaluation returns: no panic, no stack overflow.
+    #[test]
+    fn any_text_compiles_or_is_refused(
+        source in "[a-z0-9_ .,:?!<>=&|+*/%'\"()\\[\\]{}-]{0,60}",
+        world in world(),
+    ) {
+        check_total(&source, &world);
+    }
+
+    /// Generated expressions with one character changed.
+    #[test]
+    fn mutated_expressions_compile_or_are_refused(
+        g in expr(),
+        at in any::<prop::sample::Index>(),
+        c in prop::sample::select(&['(', ')', '[', ']', '.', '\'', '!', '-', ' ', '?', ':', '{'][..]),
+        world in world(),
+    ) {
+        let mut source: Vec<char> = g.render(0).chars().collect();
+        let i = at.index(source.len().max(1));
+        if let Some(slot) = source.get_mut(i) {
+            *slot = c;
+        }
+        check_total(&source.into_iter().collect::<String>(), &world);
+    }
+}
+
+/// `default`, or `PROPTEST_CASES` for a longer run.
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default)
+}
+
+fn check_total(source: &str, world: &World) {
+    let act = Activation {
+        request: &world.request,
+        tool: world.tool.as_ref(),
+        facts: &world.facts,
+    };
+    if let Ok(program) = compile(source, &Shape::root(Shape::Any)) {
+        let _ = program.eval(&act);
+    }
+}
+
+#[test]
+fn programs_can_be_shared_across_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<super::super::Program>();
+    shared::<reference::Prepared>();
 }
