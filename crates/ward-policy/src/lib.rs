@@ -8,6 +8,7 @@ mod cel;
 mod facts;
 mod shape;
 
-pub use cel::{reference, Activation, CelError, EvalError, Key, Program, Record, Value};
+pub use cel::{reference, Activation, CelError, EvalError, Program};
+pub use cel::{Key as CelKey, Record as CelRecord, Value as CelValue};
 
 pub use facts::{ArgProvenance, Facts, Finding, LimitState, ProvenanceLabel, ToolFacts};

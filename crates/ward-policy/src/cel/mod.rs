@@ -40,6 +40,20 @@
 //! - Reading a missing key of `args`, `context` or any map is an error, as is
 //!   reading `tool`, `action`, `target`, `content` or `source` when the
 //!   request has none. `has()` tests a key without erroring.
+//! - JSON numbers are `int` when they fit an `i64`, else `uint` when they fit
+//!   a `u64`, else `double`. A map finds a numeric key under any numeric
+//!   type holding the same number (`{1u: 'a'}[1]`), and a list takes a whole
+//!   `double` as an index, as in cel-go.
+//!
+//! The one deviation from the reference: `list + map` is an error here, as
+//! CEL has no such overload; the reference appends the map's keys.
+//!
+//! Compile-time refusals the reference would only discover at run time (or
+//! never): undeclared variables and fields, field selection on a declared
+//! scalar, a comprehension over a declared scalar, a `matches()` pattern that
+//! is not a valid string literal regex, and anything outside the supported
+//! subset (bytes, `type()`, timestamps, extension functions, optional syntax,
+//! message literals).
 
 use ward_core::Request;
 
