@@ -86,7 +86,11 @@ fn parse_error(source: &str, errors: &cel::ParseErrors) -> CelError {
     };
     let (line, column) = first.pos;
     let offset = line_column_offset(source, line, column);
-    CelError::new(format!("syntax error: {}", first.msg), offset)
+    let message = first
+        .msg
+        .strip_prefix("Syntax error: ")
+        .unwrap_or(&first.msg);
+    CelError::new(format!("syntax error: {message}"), offset)
 }
 
 /// The byte offset of 1-based `line` and `column` (in characters).

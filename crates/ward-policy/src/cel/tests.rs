@@ -291,7 +291,10 @@ fn undeclared_fields_are_load_errors_with_a_suggestion() {
 #[test]
 fn syntax_errors_carry_a_byte_offset() {
     let err = compile_error("args.amount < ");
-    assert!(err.message().starts_with("syntax error"), "{err}");
+    assert!(
+        err.message().starts_with("syntax error: mismatched input"),
+        "{err}"
+    );
     assert_eq!(err.offset(), Some(14));
     let err = compile_error("principal.id == 'é' &&\n  )");
     assert!(err.message().starts_with("syntax error"), "{err}");

@@ -417,6 +417,10 @@ pub(crate) fn scan_kinds(findings: &[Finding]) -> Value<'_> {
 /// CEL equality, as the reference computes it: numbers compare across
 /// types, lists element-wise, maps by key lookup; values of different types
 /// are unequal, never an error. `NaN` equals nothing.
+///
+/// It recurses as deep as the values nest: the request's JSON is bounded by
+/// `serde_json`'s recursion limit, and values a condition builds by its
+/// compile-time depth limit.
 pub(crate) fn equals(a: &Value<'_>, b: &Value<'_>) -> bool {
     match (a, b) {
         (Value::Null, Value::Null) => true,
