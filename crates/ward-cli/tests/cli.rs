@@ -1,4 +1,11 @@
 //! The real `ward` binary, run in temporary directories.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failure is the point"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

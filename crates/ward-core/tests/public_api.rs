@@ -1,4 +1,11 @@
 //! ward-core through its public API only.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failure is the point"
+)]
 
 use ward_core::{decision_schema, request_schema, Digest, Request};
 

@@ -8,6 +8,7 @@ mod bundle;
 mod cel;
 mod facts;
 mod shape;
+mod suggest;
 
 pub use bundle::compiled::{ApprovalRequirement, Compiled, LimitDecl};
 pub use bundle::decide::{decide, rfc3339, to_decision};
@@ -21,5 +22,6 @@ pub use bundle::sign::{
 };
 pub use bundle::suite::{parse_suite, run_suite, Case, CaseResult, Expect, SuiteError};
 pub use bundle::yaml::{Diagnostic, Location, Severity};
-pub use cel::{Activation, CelError, EvalError, Program};
+pub use cel::{reference, Activation, CelError, EvalError, Program};
+pub use cel::{Key as CelKey, Record as CelRecord, Value as CelValue};
 pub use facts::{ArgProvenance, Facts, Finding, LimitState, ProvenanceLabel, ToolFacts};

@@ -1,5 +1,12 @@
 //! ward-policy through its public API: loading, diagnostics, evaluation
 //! semantics, and the properties ARCHITECTURE §3 promises.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failure is the point"
+)]
 
 use proptest::prelude::*;
 use serde_json::json;

@@ -1,5 +1,12 @@
 //! Snapshot of every decision the support example makes on its own test
 //! suite. A change to any byte of a decision shows up in review.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failure is the point"
+)]
 
 use std::path::Path;
 

@@ -17,10 +17,11 @@ use super::compiled::{
 };
 use super::lint::lint_shadowed_rules;
 use super::model::{Document, Matcher, Rule, Tool};
-use super::schema::{suggest, ArgSchema};
+use super::schema::ArgSchema;
 use super::yaml::{child, to_json, Diagnostic, Severity, Sources};
 use crate::facts::ToolFacts;
 use crate::shape::Shape;
+use crate::suggest::suggest;
 
 /// Why a bundle was refused: every error found, plus the warnings.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -417,7 +418,7 @@ fn parse_intervention(
         .into_iter()
         .find(|i| i.as_str() == s.as_str());
     if found.is_none() {
-        let hint = suggest(s, Intervention::ALL.map(Intervention::as_str))
+        let hint = suggest(s, Intervention::ALL.into_iter().map(Intervention::as_str))
             .map(|h| format!("; did you mean `{h}`?"))
             .unwrap_or_default();
         diags.push(src.error(s.span(), format!("unknown intervention `{}`{hint}", **s)));
@@ -467,7 +468,9 @@ fn compile_matcher(
                 ids.get(pattern.as_str()).copied().into_iter().collect()
             };
             if matched.is_empty() {
-                let hint = suggest(pattern, ids.keys().map(String::as_str))
+                let mut names: Vec<&str> = ids.keys().map(String::as_str).collect();
+                names.sort_unstable();
+                let hint = suggest(pattern, names.into_iter())
                     .map(|h| format!("; did you mean `{h}`?"))
                     .unwrap_or_default();
                 diags.push(src.error(

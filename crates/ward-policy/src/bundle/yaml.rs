@@ -171,7 +171,7 @@ mod tests {
 
     #[test]
     fn plain_scalars_are_typed_and_quoted_ones_are_not() {
-        let node = marked_yaml::parse_yaml(
+        let node = parse(
             0,
             "a: 1\nb: '1'\nc: 1.5\nd: true\ne: ~\nf: x1\ng: [1, 'no']\n",
         )
