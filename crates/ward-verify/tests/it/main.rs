@@ -14,6 +14,7 @@
 mod big;
 mod cli;
 mod example;
+mod readme;
 mod support;
 mod tamper;
 mod vectors;
