@@ -4,6 +4,7 @@
 //! tests, a signature that does not verify); 2 usage error; 3 an input could
 //! not be read or parsed (a missing file, malformed JSON or YAML).
 
+mod audit;
 mod check;
 mod demo;
 mod files;
@@ -61,6 +62,12 @@ enum Command {
     /// Work with policy bundles: lint, test, explain, sign, verify, diff.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Manage audit-log signing keys.
+    #[command(subcommand)]
+    Keys(audit::KeysCommand),
+    /// Query, export and check the audit log.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 /// Runs the CLI and returns the process exit status.
@@ -77,6 +84,8 @@ pub fn run() -> i32 {
         Command::Demo(args) => demo::run(&args, &mut out),
         Command::Check(args) => check::run(&args, &mut out),
         Command::Policy(cmd) => policy::run(cmd, &mut out),
+        Command::Keys(cmd) => audit::run_keys(cmd, &mut out),
+        Command::Audit(cmd) => audit::run_audit(cmd, &mut out),
     };
     match result {
         Ok(()) => 0,
