@@ -135,7 +135,7 @@ impl Sliced {
         for n in 0..common::TENANTS {
             let tenant = common::tenant_name(n);
             let mut by_tool = HashMap::new();
-            for (tool, ..) in common::TOOLS {
+            for tool in common::TOOLS.map(|t| t.name) {
                 let slice = rules.iter().filter(|r| {
                     r.tool().is_none_or(|t| t == tool)
                         && r.tenant.as_ref().is_none_or(|t| *t == tenant)

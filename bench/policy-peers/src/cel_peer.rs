@@ -77,7 +77,7 @@ impl CelPeer {
         let applies = |spec: &RuleSpec, tool: &str| spec.tool().is_none_or(|t| t == tool);
         let mut by_tenant_tool: HashMap<String, HashMap<String, Vec<usize>>> = HashMap::new();
         let mut by_tool: HashMap<String, Vec<usize>> = HashMap::new();
-        for (tool, ..) in common::TOOLS {
+        for tool in common::TOOLS.map(|t| t.name) {
             by_tool.insert(
                 tool.to_owned(),
                 specs
@@ -107,7 +107,7 @@ impl CelPeer {
             rules,
             by_tenant_tool,
             by_tool,
-            catalog: common::TOOLS.iter().map(|t| t.0).collect(),
+            catalog: common::TOOLS.iter().map(|t| t.name).collect(),
             sinks: common::sinks(),
         })
     }

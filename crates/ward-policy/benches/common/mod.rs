@@ -29,89 +29,101 @@ pub(crate) const TENANTS: u32 = 100;
 /// The tenant every scenario runs as (mid-range, so neither end of any list).
 pub(crate) const SCENARIO_TENANT: u32 = 42;
 
-/// The tool catalog: name, capability, risk, consequential, sinks, JSON Schema
-/// of the arguments (YAML flow style).
-pub(crate) const TOOLS: [(&str, &str, &str, bool, &[&str], &str); 10] = [
-    (
-        "approve_refund",
-        "payment",
-        "high",
-        true,
-        &[],
-        "{type: object, required: [order_id, amount], additionalProperties: false, properties: {order_id: {type: string, pattern: '^[0-9]{1,12}$'}, amount: {type: number, exclusiveMinimum: 0}, reason: {type: string, maxLength: 500}}}",
-    ),
-    (
-        "issue_credit",
-        "payment",
-        "high",
-        true,
-        &[],
-        "{type: object, required: [customer_id, amount], additionalProperties: false, properties: {customer_id: {type: string}, amount: {type: number, exclusiveMinimum: 0}}}",
-    ),
-    (
-        "lookup_order",
-        "read",
-        "low",
-        false,
-        &[],
-        "{type: object, required: [order_id], additionalProperties: false, properties: {order_id: {type: string, pattern: '^[0-9]{1,12}$'}}}",
-    ),
-    (
-        "send_email",
-        "write",
-        "medium",
-        true,
-        &["to"],
-        "{type: object, required: [to, subject, body], additionalProperties: false, properties: {to: {type: string, maxLength: 254}, subject: {type: string, maxLength: 200}, body: {type: string, maxLength: 20000}}}",
-    ),
-    (
-        "sql_query",
-        "query",
-        "medium",
-        false,
-        &[],
-        "{type: object, required: [query], additionalProperties: false, properties: {query: {type: string, maxLength: 10000}}}",
-    ),
-    (
-        "cancel_order",
-        "write",
-        "medium",
-        true,
-        &[],
-        "{type: object, required: [order_id], additionalProperties: false, properties: {order_id: {type: string}}}",
-    ),
-    (
-        "update_address",
-        "write",
-        "medium",
-        true,
-        &[],
-        "{type: object, required: [customer_id, address], additionalProperties: false, properties: {customer_id: {type: string}, address: {type: string, maxLength: 500}}}",
-    ),
-    (
-        "create_ticket",
-        "write",
-        "low",
-        true,
-        &[],
-        "{type: object, required: [subject], additionalProperties: false, properties: {subject: {type: string, maxLength: 200}, body: {type: string}}}",
-    ),
-    (
-        "delete_customer",
-        "write",
-        "critical",
-        true,
-        &[],
-        "{type: object, required: [customer_id], additionalProperties: false, properties: {customer_id: {type: string}}}",
-    ),
-    (
-        "escalate_case",
-        "write",
-        "medium",
-        true,
-        &[],
-        "{type: object, required: [case_id, priority], additionalProperties: false, properties: {case_id: {type: string}, priority: {type: integer, minimum: 1, maximum: 5}}}",
-    ),
+/// One tool of the catalog.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ToolDecl {
+    pub(crate) name: &'static str,
+    pub(crate) capability: &'static str,
+    pub(crate) risk: &'static str,
+    pub(crate) consequential: bool,
+    /// Arguments that must not be steered by untrusted content.
+    pub(crate) sinks: &'static [&'static str],
+    /// JSON Schema of the arguments, in YAML flow style.
+    pub(crate) schema: &'static str,
+}
+
+/// The tool catalog.
+pub(crate) const TOOLS: [ToolDecl; 10] = [
+    ToolDecl {
+        name: "approve_refund",
+        capability: "payment",
+        risk: "high",
+        consequential: true,
+        sinks: &[],
+        schema: "{type: object, required: [order_id, amount], additionalProperties: false, properties: {order_id: {type: string, pattern: '^[0-9]{1,12}$'}, amount: {type: number, exclusiveMinimum: 0}, reason: {type: string, maxLength: 500}}}",
+    },
+    ToolDecl {
+        name: "issue_credit",
+        capability: "payment",
+        risk: "high",
+        consequential: true,
+        sinks: &[],
+        schema: "{type: object, required: [customer_id, amount], additionalProperties: false, properties: {customer_id: {type: string}, amount: {type: number, exclusiveMinimum: 0}}}",
+    },
+    ToolDecl {
+        name: "lookup_order",
+        capability: "read",
+        risk: "low",
+        consequential: false,
+        sinks: &[],
+        schema: "{type: object, required: [order_id], additionalProperties: false, properties: {order_id: {type: string, pattern: '^[0-9]{1,12}$'}}}",
+    },
+    ToolDecl {
+        name: "send_email",
+        capability: "write",
+        risk: "medium",
+        consequential: true,
+        sinks: &["to"],
+        schema: "{type: object, required: [to, subject, body], additionalProperties: false, properties: {to: {type: string, maxLength: 254}, subject: {type: string, maxLength: 200}, body: {type: string, maxLength: 20000}}}",
+    },
+    ToolDecl {
+        name: "sql_query",
+        capability: "query",
+        risk: "medium",
+        consequential: false,
+        sinks: &[],
+        schema: "{type: object, required: [query], additionalProperties: false, properties: {query: {type: string, maxLength: 10000}}}",
+    },
+    ToolDecl {
+        name: "cancel_order",
+        capability: "write",
+        risk: "medium",
+        consequential: true,
+        sinks: &[],
+        schema: "{type: object, required: [order_id], additionalProperties: false, properties: {order_id: {type: string}}}",
+    },
+    ToolDecl {
+        name: "update_address",
+        capability: "write",
+        risk: "medium",
+        consequential: true,
+        sinks: &[],
+        schema: "{type: object, required: [customer_id, address], additionalProperties: false, properties: {customer_id: {type: string}, address: {type: string, maxLength: 500}}}",
+    },
+    ToolDecl {
+        name: "create_ticket",
+        capability: "write",
+        risk: "low",
+        consequential: true,
+        sinks: &[],
+        schema: "{type: object, required: [subject], additionalProperties: false, properties: {subject: {type: string, maxLength: 200}, body: {type: string}}}",
+    },
+    ToolDecl {
+        name: "delete_customer",
+        capability: "write",
+        risk: "critical",
+        consequential: true,
+        sinks: &[],
+        schema: "{type: object, required: [customer_id], additionalProperties: false, properties: {customer_id: {type: string}}}",
+    },
+    ToolDecl {
+        name: "escalate_case",
+        capability: "write",
+        risk: "medium",
+        consequential: true,
+        sinks: &[],
+        schema: "{type: object, required: [case_id, priority], additionalProperties: false, properties: {case_id: {type: string}, priority: {type: integer, minimum: 1, maximum: 5}}}",
+    },
 ];
 
 /// What a rule says, independent of any policy language.
@@ -293,7 +305,7 @@ pub(crate) fn rules() -> Vec<RuleSpec> {
 pub(crate) fn sinks() -> Vec<(&'static str, &'static str)> {
     TOOLS
         .iter()
-        .flat_map(|(tool, _, _, _, sinks, _)| sinks.iter().map(move |s| (*tool, *s)))
+        .flat_map(|t| t.sinks.iter().map(move |s| (t.name, *s)))
         .collect()
 }
 
@@ -304,7 +316,15 @@ pub(crate) fn bundle_yaml() -> String {
         "ward: 1\nmetadata:\n  name: bench-1000\n  version: 1.0.0\n  owner: bench@example.com\n\
          defaults:\n  untrusted_sink: deny\n  approval_ttl: 1h\n\ntools:\n",
     );
-    for (name, capability, risk, consequential, sinks, schema) in TOOLS {
+    for ToolDecl {
+        name,
+        capability,
+        risk,
+        consequential,
+        sinks,
+        schema,
+    } in TOOLS
+    {
         let _ = writeln!(y, "  {name}:");
         let _ = writeln!(y, "    capability: {capability}");
         let _ = writeln!(y, "    risk: {risk}");
