@@ -60,9 +60,10 @@ fn main() {
     let after = resident_bytes();
     let compiled = &loaded.compiled;
     println!(
-        "bundle: {} rules, {} bytes of YAML",
+        "bundle: {} rules, {} bytes of YAML, {} load warning(s)",
         compiled.rule_count(),
-        yaml.len()
+        yaml.len(),
+        loaded.warnings.len()
     );
     if let (Some(b), Some(a)) = (before, after) {
         println!(
@@ -101,6 +102,17 @@ fn main() {
             scenario.expected,
             "scenario `{}`: {got:?}",
             scenario.name
+        );
+        let fired: Vec<&str> = got
+            .reasons
+            .iter()
+            .map(|r| r.rule.as_deref().unwrap_or(r.code.as_str()))
+            .collect();
+        println!(
+            "{:<24} -> {} ({})",
+            scenario.name,
+            got.outcome.as_str(),
+            fired.join(", ")
         );
         let eval = sample(iters, || {
             black_box(evaluate(
