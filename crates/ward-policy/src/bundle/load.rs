@@ -115,7 +115,26 @@ pub fn load(sources: &[(&str, &str)]) -> Result<Loaded, LoadError> {
     if !diags.is_empty() {
         return Err(LoadError { diagnostics: diags });
     }
-    let compiled = compile(&docs, src, &mut diags);
+    // All conditions are parsed on one thread with a stack roomy enough for
+    // the CEL parser (see `cel::compile`), rather than one thread each.
+    let compiled = match crate::cel::on_parser_stack(|| {
+        let mut diags = Vec::new();
+        let compiled = compile(&docs, src, &mut diags);
+        (compiled, diags)
+    }) {
+        Ok((compiled, found)) => {
+            diags.extend(found);
+            compiled
+        }
+        Err(e) => {
+            diags.push(Diagnostic {
+                severity: Severity::Error,
+                location: None,
+                message: e.to_string(),
+            });
+            None
+        }
+    };
     diags.sort_by_key(|d| d.severity);
     match compiled {
         Some(compiled) if !diags.iter().any(|d| d.severity == Severity::Error) => Ok(Loaded {

@@ -12,6 +12,9 @@
 //!   and expressions nested deeper than [`MAX_DEPTH`], so evaluation cannot
 //!   exhaust the stack.
 
+use std::cell::Cell;
+use std::panic::AssertUnwindSafe;
+
 use cel::common::ast::{
     CallExpr, ComprehensionExpr, EntryExpr, Expr, IdedExpr, LiteralValue, SourceInfo,
 };
@@ -38,7 +41,6 @@ const PARSER_STACK: usize = 64 << 20;
 
 /// Parses `source` and compiles it against `shape`, the shape of the root
 /// variables (see [`Shape::root`]).
-// Until the bundle compiler calls it, only the tests do.
 pub(crate) fn compile(source: &str, shape: &Shape) -> Result<Program, CelError> {
     if source.len() > MAX_SOURCE_LEN {
         return Err(CelError::new(
@@ -46,20 +48,36 @@ pub(crate) fn compile(source: &str, shape: &Shape) -> Result<Program, CelError> 
             None,
         ));
     }
+    if ON_PARSER_STACK.with(Cell::get) {
+        // A panic in the parser refuses the condition, like any other parse
+        // failure, and leaves the other conditions of the bundle to compile.
+        return std::panic::catch_unwind(AssertUnwindSafe(|| compile_here(source, shape)))
+            .unwrap_or_else(|_| Err(parser_failed()));
+    }
+    on_parser_stack(|| compile(source, shape)).and_then(|r| r)
+}
+
+thread_local! {
+    static ON_PARSER_STACK: Cell<bool> = const { Cell::new(false) };
+}
+
+fn parser_failed() -> CelError {
+    CelError::new("the CEL parser failed on this condition", None)
+}
+
+/// Runs `work` on a short-lived thread with a stack roomy enough for the
+/// parser, so a bundle of many conditions pays for one thread, not one each.
+pub(crate) fn on_parser_stack<R: Send>(work: impl FnOnce() -> R + Send) -> Result<R, CelError> {
     std::thread::scope(|scope| {
         let parser = std::thread::Builder::new()
             .name("ward-cel-parse".to_owned())
             .stack_size(PARSER_STACK)
-            .spawn_scoped(scope, || compile_here(source, shape))
+            .spawn_scoped(scope, || {
+                ON_PARSER_STACK.with(|flag| flag.set(true));
+                work()
+            })
             .map_err(|e| CelError::new(format!("cannot start the CEL parser: {e}"), None))?;
-        // A panic in the parser is contained to its thread and refuses the
-        // condition, like any other parse failure.
-        parser.join().unwrap_or_else(|_| {
-            Err(CelError::new(
-                "the CEL parser failed on this condition",
-                None,
-            ))
-        })
+        parser.join().map_err(|_| parser_failed())
     })
 }
 

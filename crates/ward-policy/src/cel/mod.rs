@@ -69,7 +69,7 @@ mod value;
 
 // The bundle compiler (outside this module) is the caller.
 #[allow(unused_imports, reason = "called by the bundle compiler")]
-pub(crate) use compile::compile;
+pub(crate) use compile::{compile, on_parser_stack};
 pub use node::Program;
 pub use value::{Key, Record, Value};
 
