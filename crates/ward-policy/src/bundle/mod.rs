@@ -8,6 +8,7 @@ pub(crate) mod explain;
 pub(crate) mod lint;
 pub(crate) mod load;
 pub(crate) mod model;
+pub(crate) mod rules;
 pub(crate) mod schema;
 pub(crate) mod sign;
 pub(crate) mod suite;
