@@ -106,11 +106,14 @@ pub fn evaluate(compiled: &Compiled, request: &Request, facts: &Facts) -> Evalua
         }
     }
     // Findings in rewritten arguments described the old values.
-    let mut second_facts = facts.clone();
-    second_facts
-        .scan
-        .retain(|f| f.arg.as_ref().is_none_or(|a| !touched.contains(a)));
-    let second = evaluate_once(compiled, &rewritten, &second_facts);
+    let stale = |f: &crate::facts::Finding| f.arg.as_ref().is_some_and(|a| touched.contains(a));
+    let second = if facts.scan.iter().any(stale) {
+        let mut fresh = facts.clone();
+        fresh.scan.retain(|f| !stale(f));
+        evaluate_once(compiled, &rewritten, &fresh)
+    } else {
+        evaluate_once(compiled, &rewritten, facts)
+    };
     let mut reasons = first.reasons;
     match second.outcome {
         Outcome::Allow | Outcome::AllowWithConstraints => Evaluation {
