@@ -268,6 +268,14 @@ fn write_private(path: &Path, text: &str) -> Result<(), Failure> {
         .map_err(|e| Failure::failed(e.to_string()))
 }
 
+#[cfg(not(unix))]
+fn write_private(path: &Path, _text: &str) -> Result<(), Failure> {
+    Err(Failure::failed(format!(
+        "cannot write `{}`: private keys need Unix file modes",
+        path.display()
+    )))
+}
+
 fn signature_path(bundle: &Path) -> PathBuf {
     let mut name = bundle.as_os_str().to_owned();
     name.push(".sig");
