@@ -28,6 +28,70 @@ const TYPES: Types = Types {
 pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
+    /// Started by the first commit; stopped (and joined) on drop.
+    checkpointer: Option<Checkpointer>,
+}
+
+/// WAL frames after which the background checkpointer also resets the WAL
+/// (a RESTART checkpoint, which briefly holds off the writer), so the file
+/// stays bounded under sustained load: 8000 frames of 8 KiB, about 64 MiB.
+const WAL_RESTART_FRAMES: i64 = 8000;
+
+/// A thread with its own connection that copies committed WAL frames into
+/// the database file, so the writer's commits never pay for a checkpoint.
+/// Checkpointing moves data that is already durable in the WAL; it changes
+/// nothing about when a commit is durable.
+#[derive(Debug)]
+struct Checkpointer {
+    wake: Option<std::sync::mpsc::SyncSender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    fn start(path: &Path) -> Option<Checkpointer> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .ok()?;
+        conn.busy_timeout(std::time::Duration::from_secs(10)).ok()?;
+        let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("ward-audit-checkpoint".to_owned())
+            .spawn(move || {
+                while woken.recv().is_ok() {
+                    // (busy, frames in the WAL, frames checkpointed)
+                    let passive = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                        r.get::<_, i64>(1)
+                    });
+                    if matches!(passive, Ok(frames) if frames > WAL_RESTART_FRAMES) {
+                        // A failed checkpoint only leaves the WAL longer.
+                        drop(conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())));
+                    }
+                }
+            })
+            .ok()?;
+        Some(Checkpointer {
+            wake: Some(wake),
+            thread: Some(thread),
+        })
+    }
+
+    fn wake(&self) {
+        if let Some(wake) = &self.wake {
+            // Full means a checkpoint is already due: nothing to add.
+            let _ = wake.try_send(());
+        }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.wake = None;
+        if let Some(thread) = self.thread.take() {
+            drop(thread.join());
+        }
+    }
 }
 
 impl SqliteStore {
@@ -99,6 +163,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             conn,
             path: path.to_owned(),
+            checkpointer: None,
         })
     }
 
@@ -122,7 +187,12 @@ impl SqliteStore {
     }
 
     fn commit_inner(&mut self, batch: &Batch) -> rusqlite::Result<()> {
-        let tx = self.conn.transaction()?;
+        // IMMEDIATE takes the write lock up front (waiting in the busy
+        // handler), so a RESTART checkpoint in progress delays the batch
+        // instead of failing it at its first INSERT.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         for log in &batch.logs {
             if let Some(info) = &log.create {
                 tx.prepare_cached(
@@ -363,7 +433,20 @@ impl Store for SqliteStore {
     }
 
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
-        self.commit_inner(batch).map_err(self.err())
+        if self.checkpointer.is_none() {
+            self.checkpointer = Checkpointer::start(&self.path);
+            if self.checkpointer.is_some() {
+                // From now on the checkpointer thread checkpoints, not commits.
+                self.conn
+                    .execute_batch("PRAGMA wal_autocheckpoint=0")
+                    .map_err(self.err())?;
+            }
+        }
+        self.commit_inner(batch).map_err(self.err())?;
+        if let Some(c) = &self.checkpointer {
+            c.wake();
+        }
+        Ok(())
     }
 
     fn entries(&mut self, origin: &str, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
