@@ -303,7 +303,7 @@ fn peer(rt: &tokio::runtime::Runtime, n: usize, tasks: usize, export: PathBuf) {
         .unwrap(),
     );
     let t0 = Instant::now();
-    let (latencies, entry_bytes) = rt.block_on(async {
+    let (latencies, entry_bytes, at_1k, at_end) = rt.block_on(async {
         let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let handles: Vec<_> = (0..tasks)
             .map(|_| {
@@ -313,26 +313,41 @@ fn peer(rt: &tokio::runtime::Runtime, n: usize, tasks: usize, export: PathBuf) {
                 tokio::spawn(async move {
                     let mut lat = Vec::new();
                     let mut bytes = 0usize;
+                    // (tree size, encoded receipt bytes) of the receipt with the
+                    // smallest tree of at least 1000 entries, and of the largest.
+                    let mut at_1k = (u64::MAX, 0usize);
+                    let mut at_end = (0u64, 0usize);
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(request) = pool.get(i) else { break };
                         bytes += request.entry.bytes().len();
                         let t = Instant::now();
-                        writer.append(request.clone()).await.unwrap();
+                        let receipt = writer.append(request.clone()).await.unwrap();
                         lat.push(t.elapsed());
+                        let size = receipt.checkpoint.checkpoint().size;
+                        if (1000..at_1k.0).contains(&size) {
+                            at_1k = (size, receipt.encode().len());
+                        }
+                        if size > at_end.0 {
+                            at_end = (size, receipt.encode().len());
+                        }
                     }
-                    (lat, bytes)
+                    (lat, bytes, at_1k, at_end)
                 })
             })
             .collect();
         let mut all = Vec::with_capacity(n);
         let mut bytes = 0;
+        let mut at_1k = (u64::MAX, 0usize);
+        let mut at_end = (0u64, 0usize);
         for h in handles {
-            let (l, b) = h.await.unwrap();
+            let (l, b, one_k, end) = h.await.unwrap();
             all.extend(l);
             bytes += b;
+            at_1k = at_1k.min(one_k);
+            at_end = at_end.max(end);
         }
-        (all, bytes)
+        (all, bytes, at_1k, at_end)
     });
     let append = t0.elapsed();
     Arc::try_unwrap(writer).unwrap().shutdown();
@@ -354,7 +369,8 @@ fn peer(rt: &tokio::runtime::Runtime, n: usize, tasks: usize, export: PathBuf) {
     // One machine-readable line for run.sh, then a human one.
     println!(
         "WARD_PEER entries={n} tasks={tasks} append_s={:.3} entries_per_s={:.0} p50_ms={:.2} p99_ms={:.2} \
-         export_s={:.3} mean_entry_bytes={} db_bytes={db_bytes} checkpoints={} build_entries_s={:.3}",
+         export_s={:.3} mean_entry_bytes={} db_bytes={db_bytes} checkpoints={} build_entries_s={:.3} \
+         receipt_tree={} receipt_bytes={} receipt_tree_end={} receipt_bytes_end={}",
         append.as_secs_f64(),
         n as f64 / append.as_secs_f64(),
         pct(&latencies, 0.5).as_secs_f64() * 1e3,
@@ -363,6 +379,10 @@ fn peer(rt: &tokio::runtime::Runtime, n: usize, tasks: usize, export: PathBuf) {
         entry_bytes / n.max(1),
         store.checkpoints(&origin).unwrap().len(),
         gen.as_secs_f64(),
+        at_1k.0,
+        at_1k.1,
+        at_end.0,
+        at_end.1,
     );
 }
 

@@ -61,9 +61,8 @@ impl Checkpointer {
             .spawn(move || {
                 while woken.recv().is_ok() {
                     // (busy, frames in the WAL, frames checkpointed)
-                    let passive = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-                        r.get::<_, i64>(1)
-                    });
+                    let passive = conn
+                        .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1));
                     if matches!(passive, Ok(frames) if frames > WAL_RESTART_FRAMES) {
                         // A failed checkpoint only leaves the WAL longer.
                         drop(conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())));
