@@ -32,19 +32,24 @@ pub struct SqliteStore {
     checkpointer: Option<Checkpointer>,
 }
 
-/// WAL frames after which the background checkpointer also resets the WAL
-/// (a RESTART checkpoint, which briefly holds off the writer), so the file
-/// stays bounded under sustained load: 8000 frames of 8 KiB, about 64 MiB.
-const WAL_RESTART_FRAMES: i64 = 8000;
+/// WAL frames (of 8 KiB, so about 64 MiB) after which the writer's own
+/// connection finishes a checkpoint between two batches, so that its next
+/// transaction starts the WAL over and the file stays bounded under
+/// sustained load. The background thread has copied almost everything by
+/// then, so this costs the writer about one batch's pages, now and then.
+const WAL_RESET_FRAMES: i64 = 8000;
 
 /// A thread with its own connection that copies committed WAL frames into
-/// the database file, so the writer's commits never pay for a checkpoint.
-/// Checkpointing moves data that is already durable in the WAL; it changes
-/// nothing about when a commit is durable.
+/// the database file (PASSIVE checkpoints: it never waits for, or blocks,
+/// the writer), so commits do not pay for checkpoints. Checkpointing moves
+/// data that is already durable in the WAL; it changes nothing about when a
+/// commit is durable.
 #[derive(Debug)]
 struct Checkpointer {
     wake: Option<std::sync::mpsc::SyncSender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// Frames in the WAL at the end of the last background pass.
+    wal_frames: std::sync::Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl Checkpointer {
@@ -54,18 +59,19 @@ impl Checkpointer {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .ok()?;
-        conn.busy_timeout(std::time::Duration::from_secs(10)).ok()?;
         let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+        let wal_frames = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0));
+        let frames = std::sync::Arc::clone(&wal_frames);
         let thread = std::thread::Builder::new()
             .name("ward-audit-checkpoint".to_owned())
             .spawn(move || {
                 while woken.recv().is_ok() {
-                    // (busy, frames in the WAL, frames checkpointed)
-                    let passive = conn
-                        .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1));
-                    if matches!(passive, Ok(frames) if frames > WAL_RESTART_FRAMES) {
-                        // A failed checkpoint only leaves the WAL longer.
-                        drop(conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())));
+                    // Row: (busy, frames in the WAL, frames checkpointed). A
+                    // failed or busy pass only leaves the WAL longer.
+                    if let Ok(n) =
+                        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))
+                    {
+                        frames.store(n, std::sync::atomic::Ordering::Relaxed);
                     }
                 }
             })
@@ -73,14 +79,25 @@ impl Checkpointer {
         Some(Checkpointer {
             wake: Some(wake),
             thread: Some(thread),
+            wal_frames,
         })
     }
 
     fn wake(&self) {
         if let Some(wake) = &self.wake {
-            // Full means a checkpoint is already due: nothing to add.
+            // Full means a pass is already due: nothing to add.
             let _ = wake.try_send(());
         }
+    }
+
+    /// Whether the WAL has grown past [`WAL_RESET_FRAMES`].
+    fn wal_is_long(&self) -> bool {
+        self.wal_frames.load(std::sync::atomic::Ordering::Relaxed) > WAL_RESET_FRAMES
+    }
+
+    fn wal_was_reset(&self) {
+        self.wal_frames
+            .store(0, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -443,6 +460,22 @@ impl Store for SqliteStore {
         }
         self.commit_inner(batch).map_err(self.err())?;
         if let Some(c) = &self.checkpointer {
+            if c.wal_is_long() {
+                // PASSIVE never waits: if the background pass holds the
+                // checkpoint lock, this is tried again after the next batch.
+                let done = self
+                    .conn
+                    .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, i64>(1)?,
+                            r.get::<_, i64>(2)?,
+                        ))
+                    });
+                if matches!(done, Ok((0, log, copied)) if log == copied) {
+                    c.wal_was_reset();
+                }
+            }
             c.wake();
         }
         Ok(())
