@@ -146,9 +146,11 @@ impl SqliteStore {
         // every commit still fsyncs the WAL). 8 KiB pages hold a whole ~1.3 KB
         // entry row without an overflow page (4 KiB pages spill it) while
         // keeping the pages every commit rewrites at each B-tree's insertion
-        // point small; it only takes effect when the file is created. A larger
-        // auto-checkpoint threshold (32 MiB of WAL instead of 8 MiB) lets one
-        // checkpoint copy a page once for many commits that rewrote it.
+        // point small; it only takes effect when the file is created. The
+        // first commit hands checkpoints to a background thread; until then
+        // (or if it cannot start) a larger auto-checkpoint threshold (32 MiB
+        // of WAL instead of 8 MiB) lets one checkpoint copy a page once for
+        // many commits that rewrote it.
         conn.execute_batch(
             "PRAGMA page_size=8192; PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=4000;",
         )
@@ -203,9 +205,10 @@ impl SqliteStore {
     }
 
     fn commit_inner(&mut self, batch: &Batch) -> rusqlite::Result<()> {
-        // IMMEDIATE takes the write lock up front (waiting in the busy
-        // handler), so a RESTART checkpoint in progress delays the batch
-        // instead of failing it at its first INSERT.
+        // IMMEDIATE takes the write lock up front, waiting in the busy
+        // handler if another connection holds it, rather than starting as a
+        // reader and failing (SQLITE_BUSY, no retry) when the first INSERT
+        // tries to upgrade.
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
