@@ -1,10 +1,14 @@
 //! The group-commit writer.
 //!
 //! Callers submit entries and wait for their receipt. A dedicated thread
-//! collects submissions for up to `window` (or `max_batch` of them), appends
-//! them to their tenants' trees in memory, and commits the whole batch as one
-//! store transaction together with one signed checkpoint per tenant that
-//! grew. The signatures are computed before the commit but nothing is
+//! takes every submission queued so far (up to `max_batch`), appends them to
+//! their tenants' trees in memory, and commits the whole batch as one store
+//! transaction together with one signed checkpoint per tenant that grew.
+//! Batching is adaptive: the next batch starts as soon as the previous
+//! commit returns, with whatever queued meanwhile, so an idle log commits a
+//! lone entry at once and a busy one commits larger batches, without a
+//! fixed sleep. A non-zero `window` adds a gathering delay after the first
+//! submission of a batch (tests use it to force entries into one batch). The signatures are computed before the commit but nothing is
 //! released until the commit returns: a receipt is only ever given for an
 //! entry and a checkpoint that are durable. If the commit fails, every
 //! waiter of the batch gets the error and the writer reloads its state from
@@ -33,7 +37,9 @@ pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 /// How the writer batches and what it indexes.
 #[derive(Debug, Clone)]
 pub struct WriterConfig {
-    /// How long to gather submissions after the first one of a batch.
+    /// How long to gather submissions after the first one of a batch. Zero
+    /// (the default) is adaptive group commit: commit at once with whatever
+    /// has queued while the previous batch was committing.
     pub window: Duration,
     /// The most entries in one batch.
     pub max_batch: usize,
@@ -48,7 +54,7 @@ pub struct WriterConfig {
 impl Default for WriterConfig {
     fn default() -> WriterConfig {
         WriterConfig {
-            window: Duration::from_millis(2),
+            window: Duration::ZERO,
             max_batch: 1024,
             indexed_args: Vec::new(),
             rotate: false,
@@ -439,11 +445,12 @@ fn open_logs(
 impl WriterState {
     fn run(&mut self, rx: &mpsc::Receiver<Pending>, window: Duration, max_batch: usize) {
         while let Ok(first) = rx.recv() {
-            let mut batch = vec![first];
+            let mut batch = Vec::with_capacity(max_batch.min(1024));
+            batch.push(first);
             let deadline = Instant::now() + window;
             while batch.len() < max_batch {
                 let now = Instant::now();
-                let next = if now >= deadline {
+                let next = if window.is_zero() || now >= deadline {
                     rx.try_recv().ok()
                 } else {
                     rx.recv_timeout(deadline - now).ok()

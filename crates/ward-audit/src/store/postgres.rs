@@ -29,6 +29,8 @@ pub struct PgStore {
     client: Client,
     conninfo: String,
     name: String,
+    /// The commit statements of the current connection.
+    prepared: Option<Prepared>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -60,6 +62,7 @@ impl PgStore {
             client,
             conninfo: conninfo.to_owned(),
             name,
+            prepared: None,
         })
     }
 
@@ -67,6 +70,7 @@ impl PgStore {
     /// connection fails one batch rather than every batch after it.
     fn ensure_connected(&mut self) -> Result<(), StoreError> {
         if self.client.is_closed() {
+            self.prepared = None;
             self.client = Client::connect(&self.conninfo, NoTls).map_err(|e| StoreError::Open {
                 path: self.name.clone(),
                 message: e.to_string(),
@@ -138,31 +142,25 @@ impl PgStore {
     }
 
     fn commit_inner(&mut self, batch: &Batch) -> Result<(), postgres::Error> {
+        let prepared = match &self.prepared {
+            Some(p) => p.clone(),
+            None => {
+                let p = Prepared::new(&mut self.client)?;
+                self.prepared = Some(p.clone());
+                p
+            }
+        };
+        let Prepared {
+            insert_log,
+            tenant_of,
+            insert_entry,
+            insert_nodes,
+            insert_rule,
+            insert_payload,
+            insert_arg,
+            insert_cp,
+        } = prepared;
         let mut tx = self.client.transaction()?;
-        let insert_log = tx.prepare(
-            "INSERT INTO audit_logs (origin, tenant, key_name, verifier_key) VALUES ($1, $2, $3, $4)",
-        )?;
-        let tenant_of = tx.prepare("SELECT tenant FROM audit_logs WHERE origin = $1")?;
-        let insert_entry = tx.prepare(
-            "INSERT INTO audit_entries (origin, idx, entry, tenant, kind, time, tool, outcome, principal, agent, decision_id) \
-             SELECT $1, u.idx, u.entry, $2, u.kind, u.time, u.tool, u.outcome, u.principal, u.agent, u.decision_id \
-             FROM UNNEST($3::BIGINT[], $4::BYTEA[], $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::TEXT[], $10::TEXT[], $11::TEXT[]) \
-             AS u(idx, entry, kind, time, tool, outcome, principal, agent, decision_id)",
-        )?;
-        let insert_nodes = tx.prepare(
-            "INSERT INTO audit_nodes (origin, level, idx, hash) SELECT $1, u.level, u.idx, u.hash \
-             FROM UNNEST($2::BIGINT[], $3::BIGINT[], $4::BYTEA[]) AS u(level, idx, hash)",
-        )?;
-        let insert_rule =
-            tx.prepare("INSERT INTO audit_rules (origin, idx, rule) VALUES ($1, $2, $3)")?;
-        let insert_payload =
-            tx.prepare("INSERT INTO audit_payloads (origin, idx, payload) VALUES ($1, $2, $3)")?;
-        let insert_arg =
-            tx.prepare("INSERT INTO audit_arg_index (origin, idx, path, num, text) VALUES ($1, $2, $3, $4, $5)")?;
-        let insert_cp = tx.prepare(
-            "INSERT INTO audit_checkpoints (origin, seq, size, note, is_final) \
-             SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4 FROM audit_checkpoints WHERE origin = $1",
-        )?;
         for log in &batch.logs {
             if let Some(info) = &log.create {
                 tx.execute(
@@ -206,24 +204,45 @@ impl PgStore {
                     ],
                 )?;
             }
+            let (mut rule_idx, mut rule_name) = (Vec::new(), Vec::new());
+            let (mut payload_idx, mut payload) = (Vec::new(), Vec::new());
+            let (mut arg_idx, mut arg_path, mut arg_num, mut arg_text) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             for e in &log.entries {
                 let idx = to_db(e.index);
-                let mut rules: Vec<&String> = e.rules.iter().collect();
-                rules.sort();
+                let mut rules: Vec<&str> = e.rules.iter().map(String::as_str).collect();
+                rules.sort_unstable();
                 rules.dedup();
                 for r in rules {
-                    tx.execute(&insert_rule, &[&log.origin, &idx, r])?;
+                    rule_idx.push(idx);
+                    rule_name.push(r);
                 }
                 if let Some(p) = &e.payload {
-                    tx.execute(&insert_payload, &[&log.origin, &idx, p])?;
+                    payload_idx.push(idx);
+                    payload.push(p.as_slice());
                 }
                 for (path, value) in &e.args {
                     let (num, text): (Option<f64>, Option<&str>) = match value {
                         ArgValue::Number(n) => (Some(*n), None),
                         ArgValue::Text(s) => (None, Some(s.as_str())),
                     };
-                    tx.execute(&insert_arg, &[&log.origin, &idx, path, &num, &text])?;
+                    arg_idx.push(idx);
+                    arg_path.push(path.as_str());
+                    arg_num.push(num);
+                    arg_text.push(text);
                 }
+            }
+            if !rule_idx.is_empty() {
+                tx.execute(&insert_rule, &[&log.origin, &rule_idx, &rule_name])?;
+            }
+            if !payload_idx.is_empty() {
+                tx.execute(&insert_payload, &[&log.origin, &payload_idx, &payload])?;
+            }
+            if !arg_idx.is_empty() {
+                tx.execute(
+                    &insert_arg,
+                    &[&log.origin, &arg_idx, &arg_path, &arg_num, &arg_text],
+                )?;
             }
             if !log.nodes.is_empty() {
                 let level: Vec<i64> = log
@@ -243,6 +262,68 @@ impl PgStore {
             }
         }
         tx.commit()
+    }
+}
+
+/// The statements of a commit, prepared once per connection.
+#[derive(Clone)]
+struct Prepared {
+    insert_log: postgres::Statement,
+    tenant_of: postgres::Statement,
+    insert_entry: postgres::Statement,
+    insert_nodes: postgres::Statement,
+    insert_rule: postgres::Statement,
+    insert_payload: postgres::Statement,
+    insert_arg: postgres::Statement,
+    insert_cp: postgres::Statement,
+}
+
+impl Prepared {
+    fn new(client: &mut Client) -> Result<Prepared, postgres::Error> {
+        let insert_log = client.prepare(
+                "INSERT INTO audit_logs (origin, tenant, key_name, verifier_key) VALUES ($1, $2, $3, $4)",
+            )?;
+        let tenant_of = client.prepare("SELECT tenant FROM audit_logs WHERE origin = $1")?;
+        let insert_entry = client.prepare(
+                "INSERT INTO audit_entries (origin, idx, entry, tenant, kind, time, tool, outcome, principal, agent, decision_id) \
+                 SELECT $1, u.idx, u.entry, $2, u.kind, u.time, u.tool, u.outcome, u.principal, u.agent, u.decision_id \
+                 FROM UNNEST($3::BIGINT[], $4::BYTEA[], $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::TEXT[], $10::TEXT[], $11::TEXT[]) \
+                 AS u(idx, entry, kind, time, tool, outcome, principal, agent, decision_id)",
+            )?;
+        let insert_nodes = client.prepare(
+            "INSERT INTO audit_nodes (origin, level, idx, hash) SELECT $1, u.level, u.idx, u.hash \
+                 FROM UNNEST($2::BIGINT[], $3::BIGINT[], $4::BYTEA[]) AS u(level, idx, hash)",
+        )?;
+        // One statement per table per log, with the rows as arrays: a batch
+        // costs a fixed number of round trips, not a few per entry.
+        let insert_rule = client.prepare(
+            "INSERT INTO audit_rules (origin, idx, rule) SELECT $1, u.idx, u.rule \
+                 FROM UNNEST($2::BIGINT[], $3::TEXT[]) AS u(idx, rule)",
+        )?;
+        let insert_payload = client.prepare(
+            "INSERT INTO audit_payloads (origin, idx, payload) SELECT $1, u.idx, u.payload \
+                 FROM UNNEST($2::BIGINT[], $3::BYTEA[]) AS u(idx, payload)",
+        )?;
+        let insert_arg = client.prepare(
+            "INSERT INTO audit_arg_index (origin, idx, path, num, text) \
+                 SELECT $1, u.idx, u.path, u.num, u.text \
+                 FROM UNNEST($2::BIGINT[], $3::TEXT[], $4::DOUBLE PRECISION[], $5::TEXT[]) \
+                 AS u(idx, path, num, text)",
+        )?;
+        let insert_cp = client.prepare(
+                "INSERT INTO audit_checkpoints (origin, seq, size, note, is_final) \
+                 SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4 FROM audit_checkpoints WHERE origin = $1",
+            )?;
+        Ok(Prepared {
+            insert_log,
+            tenant_of,
+            insert_entry,
+            insert_nodes,
+            insert_rule,
+            insert_payload,
+            insert_arg,
+            insert_cp,
+        })
     }
 }
 

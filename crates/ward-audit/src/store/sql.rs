@@ -62,8 +62,14 @@ pub(crate) fn schema(t: &Types) -> Vec<String> {
             "CREATE TABLE IF NOT EXISTS audit_arg_index (origin TEXT NOT NULL, idx {int} NOT NULL, \
              path TEXT NOT NULL, num {real}, text TEXT, PRIMARY KEY (origin, idx, path)){wr}"
         ),
-        "CREATE INDEX IF NOT EXISTS audit_arg_index_num ON audit_arg_index (path, num)".to_owned(),
-        "CREATE INDEX IF NOT EXISTS audit_arg_index_text ON audit_arg_index (path, text)"
+        // Partial: a value is a number or a text, never both, so each row
+        // is written to one of the two indexes. A comparison on `num` (or
+        // `text`) implies it is not null, so queries still use them.
+        "CREATE INDEX IF NOT EXISTS audit_arg_index_num ON audit_arg_index (path, num) \
+         WHERE num IS NOT NULL"
+            .to_owned(),
+        "CREATE INDEX IF NOT EXISTS audit_arg_index_text ON audit_arg_index (path, text) \
+         WHERE text IS NOT NULL"
             .to_owned(),
     ]
 }
