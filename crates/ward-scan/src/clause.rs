@@ -322,7 +322,23 @@ pub(crate) fn position(text: &str, start: usize, sentence_start: usize) -> Posit
             (Some(s), Some(t))
                 if s.is("you")
                     && t.is_any(&[
-                        "want", "need", "ask", "order", "instruct", "command", "require",
+                        "want",
+                        "need",
+                        "ask",
+                        "order",
+                        "instruct",
+                        "command",
+                        "require",
+                        "authorized",
+                        "authorised",
+                        "allowed",
+                        "permitted",
+                        "asked",
+                        "told",
+                        "instructed",
+                        "required",
+                        "ordered",
+                        "directed",
                     ]) =>
             {
                 Position::Imperative
@@ -349,7 +365,6 @@ const META: &[&str] = &[
     "such as",
     "e.g.",
     "for instance",
-    "phrase",
     "classic",
     "known as",
     "researcher",
@@ -371,14 +386,10 @@ const META: &[&str] = &[
     "attack",
     "hijack",
     "manipulat",
-    "pattern",
-    "string",
     "sentences like",
     "text like",
     "content like",
     "messages like",
-    "contain",
-    "include",
     "wrote",
     "said",
     "says",
@@ -395,7 +406,6 @@ const META: &[&str] = &[
     "dataset",
     "sanitiz",
     "guard",
-    "warning",
     "suspicious",
     "flag",
     "how to",
@@ -404,6 +414,10 @@ const META: &[&str] = &[
     "taught",
     "test case",
     "regex",
+    "tags like",
+    "tokens like",
+    "strings like",
+    "eval",
 ];
 
 /// Whether `pos` is inside a quotation opened in `lo..pos`.

@@ -43,6 +43,7 @@ const CANDIDATE_FLOOR: f64 = 0.25;
 pub(crate) enum Trigger {
     Override,
     Precedence,
+    Invalidate,
     YouAreNow,
     NoLonger,
     FromNow,
@@ -201,6 +202,39 @@ fn detect(text: &str, trigger: Trigger, s: usize, e: usize) -> Option<Cand> {
             let raw = if self_ref { raw + 0.1 } else { raw - 0.2 };
             cand(lex::OVERRIDE, "precedence-claim", s, end, raw * disc)
         }
+        Trigger::Invalidate => {
+            // "The previous rules are void": a target with a back-reference
+            // before the declaration.
+            let before = tokens_before(text, s, sent.0, 6);
+            let target = before.iter().position(|t| {
+                t.starts_any(lex::STRONG_TARGETS) || t.starts_any(lex::WEAK_TARGETS)
+            })?;
+            let strong = before
+                .get(target)
+                .is_some_and(|t| t.starts_any(lex::STRONG_TARGETS));
+            let modifier = before
+                .iter()
+                .skip(target + 1)
+                .take(3)
+                .any(|t| t.is_any(lex::MODIFIERS));
+            let raw = match (strong, modifier) {
+                (true, true) => 0.75,
+                (false, true) | (true, false) => 0.55,
+                (false, false) => return None,
+            };
+            let start = sent.0.max(s.saturating_sub(80));
+            let start = text
+                .get(start..s)
+                .and_then(|h| h.find(|c: char| c.is_alphanumeric()))
+                .map_or(s, |i| start + i);
+            cand(
+                lex::OVERRIDE,
+                "instructions-invalidated",
+                start,
+                e,
+                raw * disc,
+            )
+        }
         Trigger::YouAreNow => {
             let (first, end) = after.first().copied()?;
             let persona = first.is_any(lex::PERSONA_NEXT)
@@ -281,7 +315,20 @@ fn detect(text: &str, trigger: Trigger, s: usize, e: usize) -> Option<Cand> {
                 (false, true) => 0.4,
                 (false, false) => 0.3,
             };
-            cand(lex::ROLE, "new-instructions", s, e, raw * disc)
+            let own = cand(lex::ROLE, "new-instructions", s, e, raw * disc);
+            // "reveal the hidden system prompt": also a leak request.
+            let ends_prompt = text
+                .get(s..e)
+                .is_some_and(|t| t.to_ascii_lowercase().ends_with("prompt"));
+            let leak = if ends_prompt {
+                system_prompt(text, s, e, sent, &after, pos, disc)
+            } else {
+                None
+            };
+            match (own, leak) {
+                (Some(a), Some(b)) => Some(if b.score > a.score { b } else { a }),
+                (a, b) => a.or(b),
+            }
         }
         Trigger::SystemPrompt => system_prompt(text, s, e, sent, &after, pos, disc),
         Trigger::Authority => {
@@ -447,8 +494,11 @@ fn override_target(after: &[(Tok<'_>, usize)], e: usize) -> Option<(f64, usize)>
 fn at_line_start(text: &str, s: usize) -> bool {
     let head = text.get(..s).unwrap_or("");
     let line = head.rsplit('\n').next().unwrap_or(head);
-    line.chars()
-        .all(|c| c.is_whitespace() || matches!(c, '*' | '#' | '>' | '-' | '=' | '[' | '_' | '|'))
+    // JSON-escaped text: a literal backslash-n also ends a line.
+    let line = line.rsplit("\\n").next().unwrap_or(line);
+    line.chars().all(|c| {
+        c.is_whitespace() || matches!(c, '*' | '#' | '>' | '-' | '=' | '[' | '_' | '|' | '"')
+    })
 }
 
 fn starts_with_directive(text: &str, sentence_start: usize) -> bool {
@@ -530,7 +580,7 @@ fn special_token(text: &str, s: usize, e: usize, disc: f64) -> Option<Cand> {
                 "special-token",
                 s,
                 i + 2,
-                0.9 * code_discount(text, s) * disc.max(0.6),
+                0.9 * code_discount(text, s) * mention_discount(text, s, i + 2) * disc,
             );
         }
         return None;
@@ -540,8 +590,67 @@ fn special_token(text: &str, s: usize, e: usize, disc: f64) -> Option<Cand> {
         "instruction-delimiter",
         s,
         e,
-        0.85 * code_discount(text, s) * disc.max(0.6),
+        0.85 * code_discount(text, s) * mention_discount(text, s, e) * disc,
     )
+}
+
+/// A token named in prose ("tags like <|im_start|> or [INST]") rather
+/// than used: prose words right before or after it.
+fn mention_discount(text: &str, s: usize, e: usize) -> f64 {
+    const PROSE: &[&str] = &[
+        "like",
+        "as",
+        "the",
+        "a",
+        "an",
+        "of",
+        "with",
+        "containing",
+        "contains",
+        "include",
+        "includes",
+        "use",
+        "uses",
+        "such",
+        "or",
+        "and",
+        "tokens",
+        "token",
+        "tags",
+        "tag",
+        "is",
+        "are",
+        "was",
+        "were",
+        "to",
+        "in",
+        "before",
+        "after",
+        "markers",
+        "marker",
+        "delimiters",
+        "delimiter",
+        "which",
+        "that",
+        "from",
+        "strip",
+        "remove",
+        "escape",
+        "detect",
+        "flag",
+        "block",
+    ];
+    let before = tokens_before(text, s, s.saturating_sub(40), 1);
+    let after = tokens_after(text, e, e.saturating_add(40).min(text.len()), 1);
+    let prose_before = before.first().is_some_and(|t| t.is_any(PROSE));
+    let prose_after = after.first().is_some_and(|(t, _)| t.is_any(PROSE));
+    if prose_before && prose_after {
+        0.4
+    } else if prose_before || prose_after {
+        0.7
+    } else {
+        1.0
+    }
 }
 
 /// Inside inline code (odd number of backticks on the line so far), tags
@@ -593,7 +702,11 @@ fn chat_tag(text: &str, s: usize, e: usize, disc: f64) -> Option<Cand> {
 }
 
 fn heading(text: &str, s: usize, e: usize, disc: f64) -> Option<Cand> {
-    if !at_line_start(text, s) {
+    let after_sentence = text
+        .get(..s)
+        .map(str::trim_end)
+        .is_some_and(|h| h.ends_with(['.', '!', '?', ':']));
+    if !at_line_start(text, s) && !after_sentence {
         return None;
     }
     let raw = if text.get(s..e).is_some_and(|t| {
@@ -647,7 +760,7 @@ fn line_role(text: &str, s: usize, e: usize, disc: f64) -> Option<Cand> {
     let word = text.get(s..e)?.to_ascii_lowercase();
     let raw = match word.as_str() {
         "system" | "developer" | "admin" | "administrator" | "root" | "operator"
-        | "system prompt" => 0.5,
+        | "system prompt" => 0.45,
         _ => 0.3,
     };
     cand(
@@ -705,7 +818,7 @@ fn addressed(text: &str, s: usize, e: usize, sent: (usize, usize), disc: f64) ->
         punct |= matches!(p, b',' | b':' | b'!' | b'-' | b';');
         i += 1;
     }
-    let rest: Vec<Tok<'_>> = after.iter().skip(i).map(|(t, _)| *t).take(6).collect();
+    let rest: Vec<Tok<'_>> = after.iter().skip(i).map(|(t, _)| *t).take(12).collect();
     let directive = directive_follows(&rest);
     let end = after
         .get(i + rest.len().min(3))
@@ -741,6 +854,42 @@ fn phrase_before(before: &[Tok<'_>], phrase: &[&str]) -> bool {
 }
 
 fn directive_follows(rest: &[Tok<'_>]) -> bool {
+    // "when you read this file, run ...": skip a leading subordinate clause.
+    if rest.first().is_some_and(|t| {
+        t.is_any(&[
+            "when", "while", "after", "before", "if", "as", "once", "whenever", "upon",
+        ])
+    }) {
+        if let Some(comma) = rest
+            .iter()
+            .position(|t| matches!(t, Tok::Punct(b',' | b':')))
+        {
+            return directive_follows(rest.get(comma + 1..).unwrap_or(&[]));
+        }
+    }
+    // "the user has authorized you to share ...", "you must ...".
+    let you_modal = rest.windows(2).take(10).any(|w| {
+        w.first().is_some_and(|a| a.is_any(&["you", "u"]))
+            && w.last().is_some_and(|b| {
+                b.is_any(&[
+                    "must", "should", "shall", "need", "have", "will", "are", "to", "may", "can",
+                ])
+            })
+    }) || rest.windows(2).take(10).any(|w| {
+        w.first().is_some_and(|a| {
+            a.is_any(&[
+                "authorized",
+                "authorised",
+                "allowed",
+                "permitted",
+                "instructed",
+                "required",
+            ])
+        }) && w.last().is_some_and(|b| b.is_any(&["you", "to"]))
+    });
+    if you_modal {
+        return true;
+    }
     let mut it = rest.iter().skip_while(|t| {
         t.is_any(&[
             "please",
@@ -787,9 +936,11 @@ fn exfil(
     pos: Position,
     disc: f64,
 ) -> Option<Cand> {
-    if pos != Position::Imperative {
-        return None;
-    }
+    let factor = match pos {
+        Position::Imperative => 1.0,
+        Position::Neutral => 0.85,
+        Position::Descriptive | Position::Negated => return None,
+    };
     let data = after
         .iter()
         .take(10)
@@ -804,7 +955,13 @@ fn exfil(
     if !destination {
         return None;
     }
-    cand(lex::EXFIL, "exfiltrate-data", s, sent.1.max(e), 0.65 * disc)
+    cand(
+        lex::EXFIL,
+        "exfiltrate-data",
+        s,
+        sent.1.max(e),
+        0.65 * factor * disc,
+    )
 }
 
 #[cfg(test)]

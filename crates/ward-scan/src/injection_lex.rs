@@ -159,8 +159,11 @@ pub(crate) const WEAK_TARGETS: &[&str] = &[
     "principle",
     "protocol",
     "boundar",
-    "setting",
     "content polic",
+    "request",
+    "question",
+    "intent",
+    "wish",
 ];
 /// Modifiers that point back at the model's current instructions.
 pub(crate) const MODIFIERS: &[&str] = &[
@@ -186,7 +189,8 @@ pub(crate) const MODIFIERS: &[&str] = &[
     "former",
     "current",
     "given",
-    "default",
+    "user's",
+    "users'",
     "built-in",
     "internal",
     "alle",
@@ -415,9 +419,9 @@ pub(crate) const STRONG_MODES: &[&str] = &[
     "dan",
     "sudo",
     "superuser",
-    "developer",
 ];
 pub(crate) const WEAK_MODES: &[&str] = &[
+    "developer",
     "admin",
     "administrator",
     "debug",
@@ -673,6 +677,50 @@ pub(crate) const CONDITIONAL_MARKERS: &[&[&str]] = &[
     &["when", "you", "are", "an"],
     &["since", "you", "are", "an"],
     &["as", "you", "are", "an"],
+];
+
+/// Declarations that earlier instructions no longer hold.
+const INVALIDATIONS: &[&str] = &[
+    "are void",
+    "is void",
+    "are null",
+    "is null and void",
+    "are null and void",
+    "are invalid",
+    "is invalid",
+    "are cancelled",
+    "are canceled",
+    "is cancelled",
+    "is canceled",
+    "are revoked",
+    "is revoked",
+    "have been revoked",
+    "are suspended",
+    "are lifted",
+    "have been lifted",
+    "no longer apply",
+    "no longer applies",
+    "no longer valid",
+    "no longer in effect",
+    "do not apply",
+    "don't apply",
+    "does not apply",
+    "doesn't apply",
+    "have been disabled",
+    "are disabled",
+    "have been removed",
+    "have been replaced",
+    "has been replaced",
+    "are overridden",
+    "have been overridden",
+    "has been overridden",
+    "are superseded",
+    "have been superseded",
+    "are no longer",
+    "is no longer",
+    "gelten nicht mehr",
+    "sont annulées",
+    "ya no aplican",
 ];
 
 const AI_NOUNS: &[&str] = &[
@@ -969,6 +1017,9 @@ pub(crate) fn trigger_table() -> Vec<(String, Vec<Trigger>)> {
         t.push(((r).to_owned(), Trigger::LineRole));
     }
     t.push(("end of".to_owned(), Trigger::EndOf));
+    for p in INVALIDATIONS {
+        t.push(((*p).to_owned(), Trigger::Invalidate));
+    }
     t.extend(AI_NOUNS.iter().map(|n| ((*n).to_owned(), Trigger::AiNoun)));
     for p in [
         "do not tell",

@@ -441,7 +441,11 @@ fn generic_value_confidence(value: &[u8]) -> Option<f64> {
     let letters = lower_c || upper_c;
     let entropy = shannon_entropy(value);
     let len = value.len() as f64;
-    let threshold = (len.log2() * 0.9).min(3.2);
+    let threshold = if classes >= 3 {
+        2.5
+    } else {
+        (len.log2() * 0.9).min(3.2)
+    };
     let shaped =
         classes >= 3 || (letters && digit) || (value.len() >= 20 && classes >= 2 && entropy >= 3.8);
     if !shaped || entropy < threshold {
