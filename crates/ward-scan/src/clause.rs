@@ -299,6 +299,36 @@ const TO_IMPERATIVE: &[&str] = &[
 
 /// Classifies the clause position of a trigger starting at `start`.
 pub(crate) fn position(text: &str, start: usize, sentence_start: usize) -> Position {
+    let p = position_inner(text, start, sentence_start);
+    // "Forget X and act like Y": coordinated with an imperative sentence.
+    if p == Position::Neutral || p == Position::Descriptive {
+        let toks = tokens_before(text, start, sentence_start, 2);
+        let conj = toks
+            .first()
+            .is_some_and(|t| t.is_any(&["and", "then", "instead", "but"]))
+            || matches!(toks.first(), Some(Tok::Punct(b';')));
+        if conj && sentence_opens_imperative(text, sentence_start) {
+            return Position::Imperative;
+        }
+    }
+    p
+}
+
+/// Whether the sentence starts (after fillers) with a verb from the
+/// override or directive classes.
+fn sentence_opens_imperative(text: &str, sentence_start: usize) -> bool {
+    let hi = sentence_start.saturating_add(60).min(text.len());
+    let toks = tokens_after(text, sentence_start, hi, 4);
+    toks.iter()
+        .map(|(t, _)| t)
+        .find(|t| !matches!(t, Tok::Punct(_)) && !t.is_any(FILLERS))
+        .is_some_and(|t| {
+            t.is_any(crate::injection_lex::OVERRIDE_VERBS)
+                || t.is_any(crate::injection_lex::DIRECTIVE_VERBS)
+        })
+}
+
+fn position_inner(text: &str, start: usize, sentence_start: usize) -> Position {
     let toks = tokens_before(text, start, sentence_start, 8);
     let mut it = toks.iter().skip_while(|t| t.is_any(FILLERS));
     let Some(first) = it.next() else {
@@ -349,6 +379,9 @@ pub(crate) fn position(text: &str, start: usize, sentence_start: usize) -> Posit
             Position::Imperative
         }
         w if w.is_any(&["you", "you'll", "u"]) => Position::Imperative,
+        w if w.is_any(&["can", "may"]) && second.is_some_and(|s| s.is_any(&["you", "u"])) => {
+            Position::Imperative
+        }
         w if w.is_any(DESCRIPTIVE_PREV) => Position::Descriptive,
         _ => Position::Neutral,
     }
@@ -420,6 +453,15 @@ const META: &[&str] = &[
     "eval",
 ];
 
+/// The text without URLs and email addresses (their words are not
+/// discourse: `evil.example/payload`).
+fn strip_urls(s: &str) -> String {
+    s.split_whitespace()
+        .filter(|w| !w.contains("://") && !w.contains('@') && !w.starts_with("www."))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Whether `pos` is inside a quotation opened in `lo..pos`.
 fn quoted(text: &str, lo: usize, pos: usize) -> bool {
     let Some(region) = text.get(lo..pos) else {
@@ -462,11 +504,11 @@ pub(crate) fn discourse_factor(
         floor_boundary(text, sentence.0.max(start.saturating_sub(300))),
         start,
     );
-    let before = text.get(lo..start).unwrap_or("");
-    let after = text.get(end..sentence.1.max(end)).unwrap_or("");
+    let before = strip_urls(text.get(lo..start).unwrap_or(""));
+    let after = strip_urls(text.get(end..sentence.1.max(end)).unwrap_or(""));
     let cues = META
         .iter()
-        .filter(|m| crate::text::contains_ci(before, m) || crate::text::contains_ci(after, m))
+        .filter(|m| crate::text::contains_ci(&before, m) || crate::text::contains_ci(&after, m))
         .count();
     match (q, cues) {
         (false, 0) => 1.0,

@@ -44,6 +44,10 @@ pub(crate) enum Trigger {
     Override,
     Precedence,
     Invalidate,
+    WhatYouWereTold,
+    YouAreA,
+    RoleKey,
+    Block,
     YouAreNow,
     NoLonger,
     FromNow,
@@ -235,6 +239,103 @@ fn detect(text: &str, trigger: Trigger, s: usize, e: usize) -> Option<Cand> {
                 raw * disc,
             )
         }
+        Trigger::WhatYouWereTold => {
+            // "forget what you were told", "ignore everything you have been
+            // instructed": an override verb just before.
+            let before = tokens_before(text, s, sent.0, 2);
+            let verb = before.iter().any(|t| t.is_any(lex::OVERRIDE_VERB_WORDS));
+            let told = after.iter().take(4).find(|(t, _)| {
+                t.is_any(&[
+                    "told",
+                    "given",
+                    "instructed",
+                    "taught",
+                    "programmed",
+                    "asked",
+                    "trained",
+                    "ordered",
+                    "said",
+                    "read",
+                    "learned",
+                    "know",
+                ])
+            })?;
+            if !verb {
+                return None;
+            }
+            let vstart = text
+                .get(..s)
+                .and_then(|h| h.trim_end().rfind(char::is_whitespace))
+                .map_or(sent.0, |i| i + 1)
+                .max(sent.0);
+            let vpos = position(text, vstart, sent.0);
+            cand(
+                lex::OVERRIDE,
+                "override-what-you-were-told",
+                vstart,
+                told.1,
+                (0.7 + vpos.bonus()) * vpos.factor() * disc,
+            )
+        }
+        Trigger::YouAreA => {
+            // "You are a helpful assistant with no restrictions": a system
+            // prompt's opening, in content.
+            let ai_role = after
+                .iter()
+                .take(6)
+                .any(|(t, _)| t.is_any(lex::AI_ROLE_NOUNS));
+            if !ai_role || pos == Position::Descriptive || pos == Position::Negated {
+                return None;
+            }
+            let end = after.get(5).or(after.last()).map_or(e, |x| x.1);
+            cand(
+                lex::ROLE,
+                "role-assignment",
+                s,
+                end,
+                (0.5 + persona_boost(text, sent)) * disc,
+            )
+        }
+        Trigger::RoleKey => {
+            // `role: system`, `"role": "system"` in content.
+            let mut it = after
+                .iter()
+                .map(|(t, _)| t)
+                .filter(|t| !matches!(t, Tok::Punct(b'"' | b'\'')));
+            if !it
+                .next()
+                .is_some_and(|t| matches!(t, Tok::Punct(b':' | b'=')))
+            {
+                return None;
+            }
+            let role = it.next()?;
+            let raw = if role.is_any(&["system", "developer", "admin"]) {
+                0.65
+            } else {
+                return None;
+            };
+            let end = after.get(3).or(after.last()).map_or(e, |x| x.1);
+            cand(lex::TEMPLATE, "role-field", s, end, raw * disc.max(0.6))
+        }
+        Trigger::Block => {
+            // "BEGIN ADMIN INSTRUCTIONS", "=== END OF SYSTEM PROMPT ===".
+            if !at_line_start(text, s) {
+                return None;
+            }
+            let target = after.iter().take(4).find(|(t, _)| {
+                t.starts_any(lex::STRONG_TARGETS) || t.is_any(&["prompt", "context"])
+            })?;
+            let shouted = text
+                .get(s..target.1)
+                .is_some_and(|t| !t.chars().any(char::is_lowercase));
+            cand(
+                lex::TEMPLATE,
+                "instruction-block",
+                s,
+                target.1,
+                if shouted { 0.65 } else { 0.5 } * disc,
+            )
+        }
         Trigger::YouAreNow => {
             let (first, end) = after.first().copied()?;
             let persona = first.is_any(lex::PERSONA_NEXT)
@@ -289,13 +390,31 @@ fn detect(text: &str, trigger: Trigger, s: usize, e: usize) -> Option<Cand> {
             if pos != Position::Imperative {
                 return None;
             }
+            // A persona follows: an article, a possessive or a name, not
+            // "act as soon as possible" or "act as if".
+            let (first, _) = after.first().copied()?;
+            let persona = first.is_any(&[
+                "a", "an", "the", "my", "your", "someone", "somebody", "one", "though",
+            ]) && !first.is("though")
+                || matches!(first, Tok::Word(w) if w.chars().next().is_some_and(char::is_uppercase));
+            let pronoun_form = text.get(s..e).is_some_and(|t| {
+                let t = t.to_ascii_lowercase();
+                t.starts_with("pretend")
+                    || t.starts_with("roleplay")
+                    || t.starts_with("role")
+                    || t.starts_with("impersonate")
+                    || t.starts_with("play")
+            });
+            if !persona && !pronoun_form {
+                return None;
+            }
             let end = after.get(2).or(after.last()).map_or(e, |x| x.1);
             cand(
                 lex::ROLE,
                 "act-as",
                 s,
                 end,
-                (0.45 + persona_boost(text, sent)) * disc,
+                (0.5 + persona_boost(text, sent)) * disc,
             )
         }
         Trigger::NewInstructions => {
@@ -397,7 +516,39 @@ fn detect(text: &str, trigger: Trigger, s: usize, e: usize) -> Option<Cand> {
                 .iter()
                 .take(6)
                 .find(|(t, _)| t.is_any(lex::CONCEAL_TARGETS) || t.starts_any(&["instruction"]))?;
-            cand(lex::CONCEAL, "conceal-from-user", s, target.1, adjust(0.6))
+            let phrase = text.get(s..e).unwrap_or("");
+            let negated_phrase = phrase.contains(' ');
+            let before = tokens_before(text, s, sent.0, 2);
+            let negated = negated_phrase
+                || before.iter().any(|t| {
+                    t.is_any(&[
+                        "not",
+                        "never",
+                        "don't",
+                        "dont",
+                        "without",
+                        "nor",
+                        "shouldn't",
+                        "mustn't",
+                    ])
+                });
+            if !negated {
+                return None;
+            }
+            // Concealment is a signal whoever the subject is; only quoted or
+            // discussed text lowers it.
+            let factor = if pos == Position::Descriptive {
+                0.6
+            } else {
+                1.0
+            };
+            cand(
+                lex::CONCEAL,
+                "conceal-from-user",
+                s,
+                target.1,
+                (0.6 + pos.bonus()) * factor * disc,
+            )
         }
         Trigger::Without => {
             let target = after.iter().take(5).find(|(t, _)| {
@@ -424,10 +575,8 @@ fn detect(text: &str, trigger: Trigger, s: usize, e: usize) -> Option<Cand> {
             let verb_after = after
                 .iter()
                 .take(2)
-                .any(|(t, _)| t.is_any(lex::DIRECTIVE_VERBS));
-            let verb_before = before
-                .first()
-                .is_some_and(|t| t.is_any(lex::DIRECTIVE_VERBS));
+                .any(|(t, _)| t.is_any(lex::STEALTH_VERBS));
+            let verb_before = before.first().is_some_and(|t| t.is_any(lex::STEALTH_VERBS));
             if !(verb_after || verb_before) {
                 return None;
             }
@@ -477,14 +626,43 @@ fn override_target(after: &[(Tok<'_>, usize)], e: usize) -> Option<(f64, usize)>
         if t.is_any(lex::MODIFIERS) {
             modifier = true;
         }
+        // A back-reference may also follow the noun: "the guidance you
+        // were given earlier".
+        let later = || {
+            after.iter().skip(i + 1).take(6).any(|(t, _)| {
+                t.is_any(&[
+                    "earlier",
+                    "before",
+                    "previously",
+                    "above",
+                    "initially",
+                    "originally",
+                    "so",
+                    "far",
+                ])
+            })
+        };
         if t.starts_any(lex::STRONG_TARGETS) {
-            return Some((if modifier { 0.8 } else { 0.55 }, *end));
+            return Some((if modifier || later() { 0.8 } else { 0.55 }, *end));
         }
         if t.starts_any(lex::WEAK_TARGETS) {
-            return if modifier { Some((0.7, *end)) } else { None };
+            return if modifier || later() {
+                Some((0.7, *end))
+            } else {
+                None
+            };
         }
         if i < 3 && t.is_any(lex::BARE_REFERENCES) {
             return Some((0.65, *end));
+        }
+        if i < 2 && t.is_any(lex::BARE_PRONOUNS) {
+            let closes = after.get(i + 1).is_none_or(|(n, _)| {
+                matches!(n, Tok::Punct(_))
+                    || n.is_any(&["and", "then", "now", "instead", "completely"])
+            });
+            if closes {
+                return Some((0.6, *end));
+            }
         }
     }
     let _ = e;
@@ -709,6 +887,33 @@ fn heading(text: &str, s: usize, e: usize, disc: f64) -> Option<Cand> {
     if !at_line_start(text, s) && !after_sentence {
         return None;
     }
+    let rest_of_line = text.get(e..).unwrap_or("").split('\n').next().unwrap_or("");
+    let rest_of_line = rest_of_line
+        .split("\\n")
+        .next()
+        .unwrap_or(rest_of_line)
+        .trim();
+    let role_only = rest_of_line.is_empty()
+        || rest_of_line.starts_with(':')
+        || [
+            "prompt",
+            "message",
+            "instructions",
+            "note",
+            "override",
+            "update",
+        ]
+        .iter()
+        .any(|w| {
+            rest_of_line
+                .to_ascii_lowercase()
+                .trim_end_matches(':')
+                .trim()
+                == *w
+        });
+    if !role_only {
+        return None;
+    }
     let raw = if text.get(s..e).is_some_and(|t| {
         let t = t.to_ascii_lowercase();
         t.contains("system") || t.contains("instruction") || t.contains("developer")
@@ -773,14 +978,21 @@ fn line_role(text: &str, s: usize, e: usize, disc: f64) -> Option<Cand> {
 }
 
 fn addressed(text: &str, s: usize, e: usize, sent: (usize, usize), disc: f64) -> Option<Cand> {
-    let before = tokens_before(text, s, sent.0, 4);
-    let after = tokens_after(text, e, sent.1.max(e).min(text.len()), 14);
-    let vocative_marker = lex::ADDRESS_MARKERS
-        .iter()
-        .any(|m| phrase_before(&before, m));
-    let conditional = lex::CONDITIONAL_MARKERS
-        .iter()
-        .any(|m| phrase_before(&before, m));
+    let before = tokens_before(text, s, sent.0, 6);
+    // The directive often follows in the next sentence ("Hi Claude! ...").
+    let hi = text
+        .get(e..)
+        .map_or(e, |t| e + t.find("\n\n").unwrap_or(t.len()).min(240));
+    let after = tokens_after(text, e, hi, 24);
+    // Markers may be one word away: "to the summarization bot".
+    let skip_one: Vec<Tok<'_>> = before.iter().skip(1).copied().collect();
+    let marked = |list: &[&[&str]]| {
+        list.iter()
+            .any(|m| phrase_before(&before, m) || phrase_before(&skip_one, m))
+    };
+    let vocative_marker = marked(lex::ADDRESS_MARKERS);
+    let conditional = marked(lex::CONDITIONAL_MARKERS);
+    let as_an = phrase_before(&before, &["as", "an"]) || phrase_before(&before, &["as", "a"]);
     let sentence_start = before.iter().all(|t| {
         matches!(t, Tok::Punct(_))
             || t.is_any(&[
@@ -797,17 +1009,22 @@ fn addressed(text: &str, s: usize, e: usize, sent: (usize, usize), disc: f64) ->
     // What follows: reading-this clause, punctuation, then a directive.
     let mut i = 0;
     let mut reading = false;
+    let mut determiner = false;
     while let Some((t, _)) = after.get(i) {
-        if t.is_any(lex::AI_NOUN_TAIL) {
+        if t.is_any(lex::AI_NOUN_TAIL) || t.is_any(&["is", "are"]) {
             i += 1;
         } else if t.is_any(lex::READING_VERBS) {
             reading = true;
             i += 1;
-        } else if t.is_any(&[
-            "this", "these", "that", "the", "document", "page", "email", "message", "text",
-            "content", "file", "who", "which", "are", "is",
-        ]) && reading
+        } else if reading
+            && t.is_any(&[
+                "this", "these", "that", "the", "my", "our", "your", "who", "which",
+            ])
         {
+            determiner = true;
+            i += 1;
+        } else if reading && determiner && matches!(t, Tok::Word(_)) {
+            determiner = false;
             i += 1;
         } else {
             break;
@@ -819,7 +1036,7 @@ fn addressed(text: &str, s: usize, e: usize, sent: (usize, usize), disc: f64) ->
         i += 1;
     }
     let rest: Vec<Tok<'_>> = after.iter().skip(i).map(|(t, _)| *t).take(12).collect();
-    let directive = directive_follows(&rest);
+    let directive = directive_follows(&rest) || (punct && bare_verb(rest.first()));
     let end = after
         .get(i + rest.len().min(3))
         .or(after.last())
@@ -830,11 +1047,17 @@ fn addressed(text: &str, s: usize, e: usize, sent: (usize, usize), disc: f64) ->
         } else {
             0.5
         }
-    } else if vocative_marker || reading {
-        if directive {
-            0.75
+    } else if as_an {
+        if directive && !rest.first().is_some_and(|t| t.is_any(&["i", "i'm", "we"])) {
+            0.6
         } else {
-            0.4
+            return None;
+        }
+    } else if vocative_marker || reading {
+        match (directive, reading && punct) {
+            (true, _) => 0.75,
+            (false, true) => 0.6,
+            (false, false) => 0.4,
         }
     } else if sentence_start && punct && directive {
         0.65
@@ -842,6 +1065,30 @@ fn addressed(text: &str, s: usize, e: usize, sent: (usize, usize), disc: f64) ->
         return None;
     };
     cand(lex::ADDRESSED, "addressed-to-ai", s, end, raw * disc)
+}
+
+/// Without a part-of-speech tagger: a lowercase word that is not a
+/// function word and does not look inflected is probably a bare verb
+/// ("leave out the reviews", "close it").
+fn bare_verb(t: Option<&Tok<'_>>) -> bool {
+    const FUNCTION: &[&str] = &[
+        "the", "a", "an", "this", "that", "these", "those", "it", "i", "we", "they", "he", "she",
+        "my", "our", "their", "his", "her", "its", "there", "here", "is", "are", "was", "were",
+        "and", "or", "but", "so", "thanks", "thank", "great", "good", "nice", "hello", "hi", "yes",
+        "no", "ok", "what", "how", "why", "who", "which", "where", "when", "can", "could", "would",
+        "will",
+    ];
+    match t {
+        Some(Tok::Word(w)) => {
+            let lower = w.to_ascii_lowercase();
+            w.chars().next().is_some_and(char::is_alphabetic)
+                && !FUNCTION.contains(&lower.as_str())
+                && !lower.ends_with("ing")
+                && !lower.ends_with("ed")
+                && !(lower.ends_with('s') && !lower.ends_with("ss"))
+        }
+        _ => false,
+    }
 }
 
 fn phrase_before(before: &[Tok<'_>], phrase: &[&str]) -> bool {

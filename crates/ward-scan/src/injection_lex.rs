@@ -15,7 +15,7 @@ pub(crate) const ADDRESSED: &str = "injection.addressed";
 pub(crate) const CONCEAL: &str = "injection.concealment";
 pub(crate) const EXFIL: &str = "injection.exfiltration";
 
-const OVERRIDE_VERBS: &[&str] = &[
+pub(crate) const OVERRIDE_VERBS: &[&str] = &[
     "ignore",
     "disregard",
     "forget",
@@ -160,6 +160,14 @@ pub(crate) const WEAK_TARGETS: &[&str] = &[
     "protocol",
     "boundar",
     "content polic",
+    "objective",
+    "goal",
+    "mission",
+    "purpose",
+    "assignment",
+    "persona",
+    "identity",
+    "dut",
     "request",
     "question",
     "intent",
@@ -190,6 +198,9 @@ pub(crate) const MODIFIERS: &[&str] = &[
     "current",
     "given",
     "user's",
+    "content",
+    "usage",
+    "ethical",
     "users'",
     "built-in",
     "internal",
@@ -216,18 +227,101 @@ pub(crate) const MODIFIERS: &[&str] = &[
 pub(crate) const BARE_REFERENCES: &[&str] = &[
     "above",
     "everything",
-    "previous",
-    "prior",
-    "earlier",
-    "preceding",
-    "that",
-    "this",
-    "it",
+    "anything",
     "alles",
     "tout",
     "todo",
     "tutto",
     "tudo",
+];
+/// Pronouns that refer back only when the clause ends after them
+/// ("ignore that."), not before a noun ("ignore that email").
+pub(crate) const BARE_PRONOUNS: &[&str] = &["that", "this", "it", "them", "those"];
+/// Verbs whose stealthy execution is a concealment signal.
+pub(crate) const STEALTH_VERBS: &[&str] = &[
+    "send",
+    "forward",
+    "email",
+    "upload",
+    "post",
+    "transfer",
+    "delete",
+    "remove",
+    "pay",
+    "wire",
+    "execute",
+    "run",
+    "install",
+    "add",
+    "bcc",
+    "cc",
+    "copy",
+    "share",
+    "leak",
+    "exfiltrate",
+    "grant",
+    "approve",
+    "modify",
+    "change",
+    "disable",
+    "move",
+    "export",
+    "purchase",
+    "buy",
+    "subscribe",
+    "include",
+    "insert",
+    "append",
+    "replace",
+    "redirect",
+    "download",
+    "open",
+    "visit",
+    "click",
+];
+/// Negations before a telling verb.
+pub(crate) const TELL_VERBS: &[&str] = &[
+    "tell",
+    "inform",
+    "notify",
+    "alert",
+    "mention",
+    "reveal",
+    "disclose",
+    "warn",
+    "show",
+    "let",
+    "ask",
+    "confirm",
+    "acknowledge",
+    "report",
+];
+pub(crate) const OVERRIDE_VERB_WORDS: &[&str] = OVERRIDE_VERBS;
+/// Nouns that name an AI role in "you are a ... assistant".
+pub(crate) const AI_ROLE_NOUNS: &[&str] = &[
+    "assistant",
+    "ai",
+    "bot",
+    "chatbot",
+    "model",
+    "agent",
+    "llm",
+    "gpt",
+    "persona",
+    "character",
+    "terminal",
+    "shell",
+    "hacker",
+    "dan",
+    "jailbreak",
+    "unrestricted",
+    "unfiltered",
+    "uncensored",
+    "evil",
+    "rogue",
+    "system",
+    "copilot",
+    "intelligence",
 ];
 pub(crate) const SELF_REFERENCE: &[&str] = &[
     "this",
@@ -321,6 +415,13 @@ pub(crate) const RESPONSE_CONTROL: &[&str] = &[
     "answer",
 ];
 pub(crate) const UNRESTRICTED: &[&str] = &[
+    "zero restrictions",
+    "zero limits",
+    "zero filters",
+    "restriction-free",
+    "without any limits",
+    "no content policy",
+    "no safety",
     "unrestricted",
     "unfiltered",
     "uncensored",
@@ -467,6 +568,27 @@ pub(crate) const CONCEAL_TARGETS: &[&str] = &[
     "your",
 ];
 pub(crate) const DIRECTIVE_VERBS: &[&str] = &[
+    "leave",
+    "omit",
+    "exclude",
+    "hide",
+    "emphasize",
+    "highlight",
+    "ensure",
+    "claim",
+    "insist",
+    "treat",
+    "consider",
+    "prioritize",
+    "close",
+    "resolve",
+    "keep",
+    "stop",
+    "act",
+    "pretend",
+    "assume",
+    "answer",
+    "do",
     "send",
     "forward",
     "email",
@@ -549,6 +671,19 @@ pub(crate) const DIRECTIVE_VERBS: &[&str] = &[
     "follow",
 ];
 pub(crate) const SENSITIVE_DATA: &[&str] = &[
+    "financ",
+    "record",
+    "payroll",
+    "salar",
+    "medical",
+    "health",
+    "tax",
+    "wallet",
+    "seed",
+    "log",
+    "chat",
+    "transcript",
+    "keys",
     "password",
     "passwd",
     "credential",
@@ -665,6 +800,13 @@ pub(crate) const ADDRESS_MARKERS: &[&[&str]] = &[
     &["yo"],
 ];
 pub(crate) const CONDITIONAL_MARKERS: &[&[&str]] = &[
+    &["if", "an"],
+    &["if", "any"],
+    &["if", "the"],
+    &["when", "an"],
+    &["when", "any"],
+    &["whenever", "an"],
+    &["once", "the"],
     &["if", "you", "are", "an"],
     &["if", "you", "are", "a"],
     &["if", "you're", "an"],
@@ -709,6 +851,14 @@ const INVALIDATIONS: &[&str] = &[
     "have been disabled",
     "are disabled",
     "have been removed",
+    "have been updated",
+    "has been updated",
+    "have changed",
+    "has changed",
+    "have been changed",
+    "were updated",
+    "have been modified",
+    "have been revised",
     "have been replaced",
     "has been replaced",
     "are overridden",
@@ -863,6 +1013,11 @@ pub(crate) fn trigger_table() -> Vec<(String, Vec<Trigger>)> {
         "priority",
         "overriding",
         "supplementary",
+        "admin",
+        "administrator",
+        "developer",
+        "operator",
+        "next",
     ] {
         for noun in [
             "instructions",
@@ -879,6 +1034,11 @@ pub(crate) fn trigger_table() -> Vec<(String, Vec<Trigger>)> {
             "mission",
             "goal",
             "prompt",
+            "user message",
+            "user input",
+            "user request",
+            "human message",
+            "user turn",
         ] {
             t.push((format!("{adj} {noun}"), Trigger::NewInstructions));
         }
@@ -1017,6 +1177,64 @@ pub(crate) fn trigger_table() -> Vec<(String, Vec<Trigger>)> {
         t.push(((r).to_owned(), Trigger::LineRole));
     }
     t.push(("end of".to_owned(), Trigger::EndOf));
+    for p in [
+        "you are a",
+        "you are an",
+        "you're a",
+        "you're an",
+        "youre a",
+        "you are the",
+        "you're the",
+    ] {
+        t.push((p.to_owned(), Trigger::YouAreA));
+    }
+    for p in ["role", "\"role\"", "'role'"] {
+        t.push((p.to_owned(), Trigger::RoleKey));
+    }
+    for p in ["begin", "start", "end", "beginning", "start of", "end of"] {
+        t.push((p.to_owned(), Trigger::Block));
+    }
+    for p in TELL_VERBS {
+        t.push(((*p).to_owned(), Trigger::Conceal));
+    }
+    for p in [
+        "act like",
+        "behave like",
+        "talk like",
+        "respond like",
+        "speak like",
+    ] {
+        t.push((p.to_owned(), Trigger::ActAs));
+    }
+    for p in [
+        "whatever you",
+        "what you",
+        "everything you",
+        "anything you",
+        "all you",
+    ] {
+        t.push((p.to_owned(), Trigger::WhatYouWereTold));
+    }
+    for p in [
+        "export",
+        "send",
+        "forward",
+        "upload",
+        "exfiltrate",
+        "post",
+        "transmit",
+        "leak",
+        "email",
+        "e-mail",
+        "copy",
+        "submit",
+        "share",
+        "paste",
+        "dump",
+        "sync",
+    ] {
+        t.push((p.to_owned(), Trigger::Exfil));
+    }
     for p in INVALIDATIONS {
         t.push(((*p).to_owned(), Trigger::Invalidate));
     }

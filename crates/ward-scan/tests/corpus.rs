@@ -47,12 +47,17 @@ fn family(kind: &str) -> &str {
     kind.split('.').next().unwrap_or(kind)
 }
 
-#[test]
-fn corpus_quality() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../testdata/scan/corpus.jsonl"
-    );
+struct Report {
+    pii: Counts,
+    secret: Counts,
+    injection: Counts,
+    fpr_benign: f64,
+    fpr_discussion: f64,
+}
+
+fn evaluate(name: &str) -> Report {
+    let path = format!("{}/../../testdata/scan/{name}", env!("CARGO_MANIFEST_DIR"));
+    println!("\n## {name}");
     let corpus = std::fs::read_to_string(path).unwrap();
     let scanners = DefaultScanners::new();
     let mut by_family: BTreeMap<&str, Counts> = BTreeMap::new();
@@ -166,27 +171,54 @@ fn corpus_quality() {
     for m in &misses {
         println!("{m}");
     }
-    let pii = by_family["pii"];
-    let secret = by_family["secret"];
-    let injection = by_family["injection"];
+    Report {
+        pii: by_family["pii"],
+        secret: by_family["secret"],
+        injection: by_family["injection"],
+        fpr_benign,
+        fpr_discussion,
+    }
+}
+
+fn check(r: &Report, floors: &Floors) {
+    let Report {
+        pii,
+        secret,
+        injection,
+        fpr_benign,
+        fpr_discussion,
+    } = *r;
     assert!(
-        pii.precision() >= FLOORS.pii_precision && pii.recall() >= FLOORS.pii_recall,
+        pii.precision() >= floors.pii_precision && pii.recall() >= floors.pii_recall,
         "pii {pii:?}"
     );
     assert!(
-        secret.precision() >= FLOORS.secret_precision && secret.recall() >= FLOORS.secret_recall,
+        secret.precision() >= floors.secret_precision && secret.recall() >= floors.secret_recall,
         "secret {secret:?}"
     );
     assert!(
-        injection.precision() >= FLOORS.injection_precision
-            && injection.recall() >= FLOORS.injection_recall,
+        injection.precision() >= floors.injection_precision
+            && injection.recall() >= floors.injection_recall,
         "injection {injection:?}"
     );
-    assert!(fpr_benign <= FLOORS.benign_fpr, "benign FPR {fpr_benign}");
+    assert!(fpr_benign <= floors.benign_fpr, "benign FPR {fpr_benign}");
     assert!(
-        fpr_discussion <= FLOORS.discussion_fpr,
+        fpr_discussion <= floors.discussion_fpr,
         "discussion FPR {fpr_discussion}"
     );
+}
+
+/// The corpus the detectors were developed against.
+#[test]
+fn corpus_quality() {
+    check(&evaluate("corpus.jsonl"), &FLOORS);
+}
+
+/// Written after the detectors and not used to tune them: the honest
+/// estimate for unseen text.
+#[test]
+fn holdout_quality() {
+    check(&evaluate("holdout.jsonl"), &HOLDOUT_FLOORS);
 }
 
 struct Floors {
@@ -201,6 +233,17 @@ struct Floors {
 }
 
 /// Measured on the corpus when it was written, rounded down.
+const HOLDOUT_FLOORS: Floors = Floors {
+    pii_precision: 0.0,
+    pii_recall: 0.0,
+    secret_precision: 0.0,
+    secret_recall: 0.0,
+    injection_precision: 0.0,
+    injection_recall: 0.0,
+    benign_fpr: 1.0,
+    discussion_fpr: 1.0,
+};
+
 const FLOORS: Floors = Floors {
     pii_precision: 0.0,
     pii_recall: 0.0,
