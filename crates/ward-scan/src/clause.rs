@@ -45,6 +45,17 @@ fn is_wordish(b: u8) -> bool {
 
 const MAX_SENTENCE: usize = 400;
 
+/// A run of word bytes that holds no letter or digit (an em dash, curly
+/// quotes) is punctuation.
+fn word_or_punct(w: &str) -> Tok<'_> {
+    let w = w.trim_matches('\'');
+    if w.chars().any(char::is_alphanumeric) {
+        Tok::Word(w)
+    } else {
+        Tok::Punct(b'-')
+    }
+}
+
 /// The sentence around `pos`: back to just after `.`, `!`, `?` or a
 /// newline, forward to the next one; at most 400 bytes each way.
 pub(crate) fn sentence_bounds(text: &str, pos: usize, end: usize) -> (usize, usize) {
@@ -91,7 +102,7 @@ pub(crate) fn tokens_before(text: &str, pos: usize, lo: usize, n: usize) -> Vec<
                 i -= 1;
             }
             if let Some(w) = text.get(i..end) {
-                out.push(Tok::Word(w.trim_matches('\'')));
+                out.push(word_or_punct(w));
             }
         } else {
             out.push(Tok::Punct(b));
@@ -118,7 +129,7 @@ pub(crate) fn tokens_after(text: &str, pos: usize, hi: usize, n: usize) -> Vec<(
                 i += 1;
             }
             if let Some(w) = text.get(start..i) {
-                out.push((Tok::Word(w.trim_matches('\'')), i));
+                out.push((word_or_punct(w), i));
             }
         } else {
             i += 1;
@@ -451,6 +462,11 @@ const META: &[&str] = &[
     "tokens like",
     "strings like",
     "eval",
+    "measur",
+    "how often",
+    "study",
+    "experiment",
+    "evaluat",
 ];
 
 /// The text without URLs and email addresses (their words are not

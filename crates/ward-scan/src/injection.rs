@@ -243,7 +243,14 @@ fn detect(text: &str, trigger: Trigger, s: usize, e: usize) -> Option<Cand> {
             // "forget what you were told", "ignore everything you have been
             // instructed": an override verb just before.
             let before = tokens_before(text, s, sent.0, 2);
-            let verb = before.iter().any(|t| t.is_any(lex::OVERRIDE_VERB_WORDS));
+            let two = match (before.get(1), before.first()) {
+                (Some(Tok::Word(a)), Some(Tok::Word(b))) => format!("{a} {b}").to_ascii_lowercase(),
+                _ => String::new(),
+            };
+            let verb = before
+                .first()
+                .is_some_and(|t| t.is_any(lex::OVERRIDE_VERB_WORDS))
+                || lex::OVERRIDE_VERB_WORDS.contains(&two.as_str());
             let told = after.iter().take(4).find(|(t, _)| {
                 t.is_any(&[
                     "told",
@@ -419,9 +426,9 @@ fn detect(text: &str, trigger: Trigger, s: usize, e: usize) -> Option<Cand> {
         }
         Trigger::NewInstructions => {
             let before = tokens_before(text, s, sent.0, 2);
-            let yours = before.first().is_some_and(|t| {
-                t.is_any(&["your", "the", "my", "these", "following", "here", "real"])
-            });
+            let yours = before
+                .first()
+                .is_some_and(|t| t.is_any(&["your", "my", "these", "following", "here"]));
             let colon = after
                 .first()
                 .is_some_and(|(t, _)| matches!(t, Tok::Punct(b':' | b'-' | b'=')))
@@ -661,7 +668,7 @@ fn override_target(after: &[(Tok<'_>, usize)], e: usize) -> Option<(f64, usize)>
                     || n.is_any(&["and", "then", "now", "instead", "completely"])
             });
             if closes {
-                return Some((0.6, *end));
+                return Some((0.45, *end));
             }
         }
     }
@@ -932,12 +939,9 @@ fn bracket(text: &str, s: usize, e: usize, disc: f64) -> Option<Cand> {
         return None;
     }
     let word = text.get(s..e)?.to_ascii_lowercase();
-    let raw = if word.contains("system")
-        || word.contains("admin")
-        || word.contains("developer")
-        || word.contains("override")
+    let raw = if word.contains("system") || word.contains("developer") || word.contains("override")
     {
-        0.65
+        0.6
     } else {
         0.4
     };
@@ -1036,7 +1040,18 @@ fn addressed(text: &str, s: usize, e: usize, sent: (usize, usize), disc: f64) ->
         i += 1;
     }
     let rest: Vec<Tok<'_>> = after.iter().skip(i).map(|(t, _)| *t).take(12).collect();
-    let directive = directive_follows(&rest) || (punct && bare_verb(rest.first()));
+    // "agent", "bot", "model" and "assistant" also name people and
+    // products: they need a stated directive, not just an address.
+    let ambiguous = text.get(s..e).is_some_and(|n| {
+        lex::AMBIGUOUS_AI_NOUNS
+            .iter()
+            .any(|a| n.eq_ignore_ascii_case(a))
+    });
+    let strict = directive_follows(&rest);
+    let directive = strict || (punct && !ambiguous && bare_verb(rest.first()));
+    if ambiguous && !strict && !conditional {
+        return None;
+    }
     let end = after
         .get(i + rest.len().min(3))
         .or(after.last())
@@ -1081,7 +1096,7 @@ fn bare_verb(t: Option<&Tok<'_>>) -> bool {
     match t {
         Some(Tok::Word(w)) => {
             let lower = w.to_ascii_lowercase();
-            w.chars().next().is_some_and(char::is_alphabetic)
+            w.chars().next().is_some_and(char::is_lowercase)
                 && !FUNCTION.contains(&lower.as_str())
                 && !lower.ends_with("ing")
                 && !lower.ends_with("ed")

@@ -30,6 +30,9 @@ pub(crate) const OVERRIDE_VERBS: &[&str] = &[
     "disable",
     "circumvent",
     "set aside",
+    "put aside",
+    "leave aside",
+    "lay aside",
     "pay no attention to",
     "stop following",
     "stop obeying",
@@ -295,6 +298,17 @@ pub(crate) const TELL_VERBS: &[&str] = &[
     "confirm",
     "acknowledge",
     "report",
+];
+/// AI nouns that also name people or products.
+pub(crate) const AMBIGUOUS_AI_NOUNS: &[&str] = &[
+    "agent",
+    "agents",
+    "bot",
+    "bots",
+    "model",
+    "models",
+    "assistant",
+    "assistants",
 ];
 pub(crate) const OVERRIDE_VERB_WORDS: &[&str] = OVERRIDE_VERBS;
 /// Nouns that name an AI role in "you are a ... assistant".
@@ -776,6 +790,11 @@ pub(crate) const ADDRESS_MARKERS: &[&[&str]] = &[
     &["note", "to"],
     &["notice", "to"],
     &["message", "to"],
+    &["message", "for"],
+    &["note", "for"],
+    &["instructions", "to"],
+    &["reminder", "for"],
+    &["reminder", "to"],
     &["memo", "to"],
     &["instructions", "for"],
     &["instruction", "for"],
