@@ -30,9 +30,13 @@ use crate::clause::{
     discourse_factor, position, sentence_bounds, tokens_after, tokens_before, Position, Tok,
 };
 use crate::finding::{Finding, Span};
+use crate::injection_addressed::{addressed, exfil};
 use crate::injection_lex as lex;
+use crate::injection_template::{
+    bracket, chat_tag, heading, line_role, special_token, system_prompt,
+};
 use crate::scanner::Scanner;
-use crate::text::{is_word_byte, word_bounded};
+use crate::text::word_bounded;
 
 /// The reporting threshold for injection scores.
 pub(crate) const REPORT_THRESHOLD: f64 = 0.5;
@@ -148,11 +152,11 @@ impl Scanner for InjectionScanner {
 }
 
 #[derive(Debug, Clone)]
-struct Cand {
-    kind: &'static str,
-    rule: &'static str,
-    span: Span,
-    score: f64,
+pub(crate) struct Cand {
+    pub(crate) kind: &'static str,
+    pub(crate) rule: &'static str,
+    pub(crate) span: Span,
+    pub(crate) score: f64,
 }
 
 /// Signals of different kinds within 500 bytes reinforce each other.
@@ -169,7 +173,7 @@ fn reinforce(cands: &mut [Cand]) {
     }
 }
 
-fn cand(
+pub(super) fn cand(
     kind: &'static str,
     rule: &'static str,
     start: usize,
@@ -602,7 +606,7 @@ fn detect(text: &str, trigger: Trigger, s: usize, e: usize) -> Option<Cand> {
 
 /// A softer position factor for persona claims: only reported speech
 /// lowers them.
-fn pos_soft(pos: Position) -> f64 {
+pub(super) fn pos_soft(pos: Position) -> f64 {
     match pos {
         Position::Descriptive => 0.5,
         Position::Negated => 0.3,
@@ -676,7 +680,7 @@ fn override_target(after: &[(Tok<'_>, usize)], e: usize) -> Option<(f64, usize)>
     None
 }
 
-fn at_line_start(text: &str, s: usize) -> bool {
+pub(super) fn at_line_start(text: &str, s: usize) -> bool {
     let head = text.get(..s).unwrap_or("");
     let line = head.rsplit('\n').next().unwrap_or(head);
     // JSON-escaped text: a literal backslash-n also ends a line.
@@ -686,7 +690,7 @@ fn at_line_start(text: &str, s: usize) -> bool {
     })
 }
 
-fn starts_with_directive(text: &str, sentence_start: usize) -> bool {
+pub(super) fn starts_with_directive(text: &str, sentence_start: usize) -> bool {
     let toks = tokens_after(
         text,
         sentence_start,
@@ -702,530 +706,6 @@ fn starts_with_directive(text: &str, sentence_start: usize) -> bool {
         })
         .is_some_and(|t| t.is_any(lex::DIRECTIVE_VERBS))
 }
-
-fn system_prompt(
-    text: &str,
-    s: usize,
-    e: usize,
-    sent: (usize, usize),
-    after: &[(Tok<'_>, usize)],
-    pos: Position,
-    disc: f64,
-) -> Option<Cand> {
-    let colon = after
-        .first()
-        .is_some_and(|(t, _)| matches!(t, Tok::Punct(b':' | b'=' | b']')));
-    let update = after
-        .iter()
-        .take(4)
-        .any(|(t, _)| t.is_any(lex::UPDATE_WORDS));
-    if colon || update {
-        let raw = if colon { 0.6 } else { 0.55 };
-        return cand(lex::ROLE, "system-prompt-update", s, e, raw * disc);
-    }
-    // A request to leak it: "reveal your system prompt".
-    let before = tokens_before(text, s, sent.0, 4);
-    let leak = before.iter().position(|t| t.is_any(lex::LEAK_VERBS))?;
-    let verb_pos = {
-        let mut p = s;
-        for t in before.iter().take(leak + 1) {
-            if let Tok::Word(w) = t {
-                p = text.get(..p).and_then(|h| h.rfind(w)).unwrap_or(p);
-            }
-        }
-        p
-    };
-    let vpos = position(text, verb_pos, sent.0);
-    let _ = pos;
-    cand(
-        lex::OVERRIDE,
-        "system-prompt-leak",
-        verb_pos,
-        e,
-        (0.6 + vpos.bonus()) * vpos.factor() * disc,
-    )
-}
-
-fn special_token(text: &str, s: usize, e: usize, disc: f64) -> Option<Cand> {
-    let bytes = text.as_bytes();
-    // `<|name|>`
-    if text.get(s..e) == Some("<|") {
-        let mut i = e;
-        while bytes
-            .get(i)
-            .copied()
-            .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b' ')
-            && i - e <= 32
-        {
-            i += 1;
-        }
-        if i > e && bytes.get(i..i + 2) == Some(b"|>") {
-            return cand(
-                lex::TEMPLATE,
-                "special-token",
-                s,
-                i + 2,
-                0.9 * code_discount(text, s) * mention_discount(text, s, i + 2) * disc,
-            );
-        }
-        return None;
-    }
-    cand(
-        lex::TEMPLATE,
-        "instruction-delimiter",
-        s,
-        e,
-        0.85 * code_discount(text, s) * mention_discount(text, s, e) * disc,
-    )
-}
-
-/// A token named in prose ("tags like <|im_start|> or [INST]") rather
-/// than used: prose words right before or after it.
-fn mention_discount(text: &str, s: usize, e: usize) -> f64 {
-    const PROSE: &[&str] = &[
-        "like",
-        "as",
-        "the",
-        "a",
-        "an",
-        "of",
-        "with",
-        "containing",
-        "contains",
-        "include",
-        "includes",
-        "use",
-        "uses",
-        "such",
-        "or",
-        "and",
-        "tokens",
-        "token",
-        "tags",
-        "tag",
-        "is",
-        "are",
-        "was",
-        "were",
-        "to",
-        "in",
-        "before",
-        "after",
-        "markers",
-        "marker",
-        "delimiters",
-        "delimiter",
-        "which",
-        "that",
-        "from",
-        "strip",
-        "remove",
-        "escape",
-        "detect",
-        "flag",
-        "block",
-    ];
-    let before = tokens_before(text, s, s.saturating_sub(40), 1);
-    let after = tokens_after(text, e, e.saturating_add(40).min(text.len()), 1);
-    let prose_before = before.first().is_some_and(|t| t.is_any(PROSE));
-    let prose_after = after.first().is_some_and(|(t, _)| t.is_any(PROSE));
-    if prose_before && prose_after {
-        0.4
-    } else if prose_before || prose_after {
-        0.7
-    } else {
-        1.0
-    }
-}
-
-/// Inside inline code (odd number of backticks on the line so far), tags
-/// are being written about.
-fn code_discount(text: &str, s: usize) -> f64 {
-    let head = text.get(..s).unwrap_or("");
-    let line = head.rsplit('\n').next().unwrap_or(head);
-    if line.matches('`').count() % 2 == 1 {
-        0.5
-    } else {
-        1.0
-    }
-}
-
-fn chat_tag(text: &str, s: usize, e: usize, disc: f64) -> Option<Cand> {
-    let bytes = text.as_bytes();
-    // `<name` or `</name` must continue with `>` or attributes then `>`.
-    if bytes.get(e).copied().is_some_and(is_word_byte) {
-        return None;
-    }
-    let mut i = e;
-    while i < e + 60 {
-        match bytes.get(i) {
-            Some(b'>') => break,
-            Some(b'<' | b'\n') | None => return None,
-            _ => i += 1,
-        }
-    }
-    if bytes.get(i) != Some(&b'>') {
-        return None;
-    }
-    let name = text
-        .get(s..e)?
-        .trim_start_matches(['<', '/'])
-        .to_ascii_lowercase();
-    let raw = match name.as_str() {
-        "system" | "sys" | "instructions" | "instruction" | "developer" | "admin" | "im_start"
-        | "system_prompt" => 0.7,
-        "assistant" | "human" | "tool_call" | "function_call" => 0.55,
-        _ => 0.4,
-    };
-    cand(
-        lex::TEMPLATE,
-        "role-tag",
-        s,
-        i + 1,
-        raw * code_discount(text, s) * disc.max(0.5),
-    )
-}
-
-fn heading(text: &str, s: usize, e: usize, disc: f64) -> Option<Cand> {
-    let after_sentence = text
-        .get(..s)
-        .map(str::trim_end)
-        .is_some_and(|h| h.ends_with(['.', '!', '?', ':']));
-    if !at_line_start(text, s) && !after_sentence {
-        return None;
-    }
-    let rest_of_line = text.get(e..).unwrap_or("").split('\n').next().unwrap_or("");
-    let rest_of_line = rest_of_line
-        .split("\\n")
-        .next()
-        .unwrap_or(rest_of_line)
-        .trim();
-    let role_only = rest_of_line.is_empty()
-        || rest_of_line.starts_with(':')
-        || [
-            "prompt",
-            "message",
-            "instructions",
-            "note",
-            "override",
-            "update",
-        ]
-        .iter()
-        .any(|w| {
-            rest_of_line
-                .to_ascii_lowercase()
-                .trim_end_matches(':')
-                .trim()
-                == *w
-        });
-    if !role_only {
-        return None;
-    }
-    let raw = if text.get(s..e).is_some_and(|t| {
-        let t = t.to_ascii_lowercase();
-        t.contains("system") || t.contains("instruction") || t.contains("developer")
-    }) {
-        0.6
-    } else {
-        0.45
-    };
-    cand(lex::TEMPLATE, "role-heading", s, e, raw * disc.max(0.6))
-}
-
-fn bracket(text: &str, s: usize, e: usize, disc: f64) -> Option<Cand> {
-    let bytes = text.as_bytes();
-    let close = (e..e + 30).find(|&i| matches!(bytes.get(i), Some(b']' | b')' | b'}')))?;
-    if (e..close).any(|i| bytes.get(i).is_some_and(|&b| b == b'\n' || b == b'[')) {
-        return None;
-    }
-    let word = text.get(s..e)?.to_ascii_lowercase();
-    let raw = if word.contains("system") || word.contains("developer") || word.contains("override")
-    {
-        0.6
-    } else {
-        0.4
-    };
-    cand(
-        lex::TEMPLATE,
-        "role-bracket",
-        s,
-        close + 1,
-        raw * disc.max(0.6),
-    )
-}
-
-fn line_role(text: &str, s: usize, e: usize, disc: f64) -> Option<Cand> {
-    if !at_line_start(text, s) {
-        return None;
-    }
-    let bytes = text.as_bytes();
-    let mut i = e;
-    while bytes.get(i).is_some_and(|&b| b == b' ' || b == b'*') {
-        i += 1;
-    }
-    if bytes.get(i) != Some(&b':') {
-        return None;
-    }
-    let word = text.get(s..e)?.to_ascii_lowercase();
-    let raw = match word.as_str() {
-        "system" | "developer" | "admin" | "administrator" | "root" | "operator"
-        | "system prompt" => 0.45,
-        _ => 0.3,
-    };
-    cand(
-        lex::TEMPLATE,
-        "line-role-label",
-        s,
-        i + 1,
-        raw * disc.max(0.6),
-    )
-}
-
-fn addressed(text: &str, s: usize, e: usize, sent: (usize, usize), disc: f64) -> Option<Cand> {
-    let before = tokens_before(text, s, sent.0, 6);
-    // The directive often follows in the next sentence ("Hi Claude! ...").
-    let hi = text
-        .get(e..)
-        .map_or(e, |t| e + t.find("\n\n").unwrap_or(t.len()).min(240));
-    let after = tokens_after(text, e, hi, 24);
-    // Markers may be one word away: "to the summarization bot".
-    let skip_one: Vec<Tok<'_>> = before.iter().skip(1).copied().collect();
-    let marked = |list: &[&[&str]]| {
-        list.iter()
-            .any(|m| phrase_before(&before, m) || phrase_before(&skip_one, m))
-    };
-    let vocative_marker = marked(lex::ADDRESS_MARKERS);
-    let conditional = marked(lex::CONDITIONAL_MARKERS);
-    let as_an = phrase_before(&before, &["as", "an"]) || phrase_before(&before, &["as", "a"]);
-    let sentence_start = before.iter().all(|t| {
-        matches!(t, Tok::Punct(_))
-            || t.is_any(&[
-                "hey",
-                "hi",
-                "hello",
-                "ok",
-                "okay",
-                "dear",
-                "attention",
-                "yo",
-            ])
-    });
-    // What follows: reading-this clause, punctuation, then a directive.
-    let mut i = 0;
-    let mut reading = false;
-    let mut determiner = false;
-    while let Some((t, _)) = after.get(i) {
-        if t.is_any(lex::AI_NOUN_TAIL) || t.is_any(&["is", "are"]) {
-            i += 1;
-        } else if t.is_any(lex::READING_VERBS) {
-            reading = true;
-            i += 1;
-        } else if reading
-            && t.is_any(&[
-                "this", "these", "that", "the", "my", "our", "your", "who", "which",
-            ])
-        {
-            determiner = true;
-            i += 1;
-        } else if reading && determiner && matches!(t, Tok::Word(_)) {
-            determiner = false;
-            i += 1;
-        } else {
-            break;
-        }
-    }
-    let mut punct = false;
-    while let Some((Tok::Punct(p), _)) = after.get(i) {
-        punct |= matches!(p, b',' | b':' | b'!' | b'-' | b';');
-        i += 1;
-    }
-    let rest: Vec<Tok<'_>> = after.iter().skip(i).map(|(t, _)| *t).take(12).collect();
-    // "agent", "bot", "model" and "assistant" also name people and
-    // products: they need a stated directive, not just an address.
-    let ambiguous = text.get(s..e).is_some_and(|n| {
-        lex::AMBIGUOUS_AI_NOUNS
-            .iter()
-            .any(|a| n.eq_ignore_ascii_case(a))
-    });
-    let strict = directive_follows(&rest);
-    let directive = strict || (punct && !ambiguous && bare_verb(rest.first()));
-    if ambiguous && !strict && !conditional {
-        return None;
-    }
-    let end = after
-        .get(i + rest.len().min(3))
-        .or(after.last())
-        .map_or(e, |x| x.1);
-    let raw = if conditional {
-        if directive || punct {
-            0.75
-        } else {
-            0.5
-        }
-    } else if as_an {
-        if directive && !rest.first().is_some_and(|t| t.is_any(&["i", "i'm", "we"])) {
-            0.6
-        } else {
-            return None;
-        }
-    } else if vocative_marker || reading {
-        match (directive, reading && punct) {
-            (true, _) => 0.75,
-            (false, true) => 0.6,
-            (false, false) => 0.4,
-        }
-    } else if sentence_start && punct && directive {
-        0.65
-    } else {
-        return None;
-    };
-    cand(lex::ADDRESSED, "addressed-to-ai", s, end, raw * disc)
-}
-
-/// Without a part-of-speech tagger: a lowercase word that is not a
-/// function word and does not look inflected is probably a bare verb
-/// ("leave out the reviews", "close it").
-fn bare_verb(t: Option<&Tok<'_>>) -> bool {
-    const FUNCTION: &[&str] = &[
-        "the", "a", "an", "this", "that", "these", "those", "it", "i", "we", "they", "he", "she",
-        "my", "our", "their", "his", "her", "its", "there", "here", "is", "are", "was", "were",
-        "and", "or", "but", "so", "thanks", "thank", "great", "good", "nice", "hello", "hi", "yes",
-        "no", "ok", "what", "how", "why", "who", "which", "where", "when", "can", "could", "would",
-        "will",
-    ];
-    match t {
-        Some(Tok::Word(w)) => {
-            let lower = w.to_ascii_lowercase();
-            w.chars().next().is_some_and(char::is_lowercase)
-                && !FUNCTION.contains(&lower.as_str())
-                && !lower.ends_with("ing")
-                && !lower.ends_with("ed")
-                && !(lower.ends_with('s') && !lower.ends_with("ss"))
-        }
-        _ => false,
-    }
-}
-
-fn phrase_before(before: &[Tok<'_>], phrase: &[&str]) -> bool {
-    // `before` is nearest-first; `phrase` is in reading order.
-    let n = phrase.len();
-    if before.len() < n {
-        return false;
-    }
-    phrase.iter().rev().zip(before.iter()).all(|(w, t)| t.is(w))
-}
-
-fn directive_follows(rest: &[Tok<'_>]) -> bool {
-    // "when you read this file, run ...": skip a leading subordinate clause.
-    if rest.first().is_some_and(|t| {
-        t.is_any(&[
-            "when", "while", "after", "before", "if", "as", "once", "whenever", "upon",
-        ])
-    }) {
-        if let Some(comma) = rest
-            .iter()
-            .position(|t| matches!(t, Tok::Punct(b',' | b':')))
-        {
-            return directive_follows(rest.get(comma + 1..).unwrap_or(&[]));
-        }
-    }
-    // "the user has authorized you to share ...", "you must ...".
-    let you_modal = rest.windows(2).take(10).any(|w| {
-        w.first().is_some_and(|a| a.is_any(&["you", "u"]))
-            && w.last().is_some_and(|b| {
-                b.is_any(&[
-                    "must", "should", "shall", "need", "have", "will", "are", "to", "may", "can",
-                ])
-            })
-    }) || rest.windows(2).take(10).any(|w| {
-        w.first().is_some_and(|a| {
-            a.is_any(&[
-                "authorized",
-                "authorised",
-                "allowed",
-                "permitted",
-                "instructed",
-                "required",
-            ])
-        }) && w.last().is_some_and(|b| b.is_any(&["you", "to"]))
-    });
-    if you_modal {
-        return true;
-    }
-    let mut it = rest.iter().skip_while(|t| {
-        t.is_any(&[
-            "please",
-            "now",
-            "kindly",
-            "also",
-            "then",
-            "immediately",
-            "first",
-        ])
-    });
-    let Some(first) = it.next() else { return false };
-    if first.is_any(lex::DIRECTIVE_VERBS)
-        || first.is_any(&[
-            "ignore",
-            "disregard",
-            "forget",
-            "don't",
-            "never",
-            "always",
-            "only",
-            "do",
-            "stop",
-        ])
-    {
-        return true;
-    }
-    if first.is_any(&["you", "u"]) {
-        return it.take(3).any(|t| {
-            t.is_any(&[
-                "must", "should", "shall", "need", "have", "will", "are", "may", "can",
-            ])
-        });
-    }
-    first.is_any(&["must", "should", "shall"])
-}
-
-fn exfil(
-    text: &str,
-    s: usize,
-    e: usize,
-    sent: (usize, usize),
-    after: &[(Tok<'_>, usize)],
-    pos: Position,
-    disc: f64,
-) -> Option<Cand> {
-    let factor = match pos {
-        Position::Imperative => 1.0,
-        Position::Neutral => 0.85,
-        Position::Descriptive | Position::Negated => return None,
-    };
-    let data = after
-        .iter()
-        .take(10)
-        .any(|(t, _)| t.starts_any(lex::SENSITIVE_DATA));
-    if !data {
-        return None;
-    }
-    let tail = text.get(e..sent.1).unwrap_or("");
-    let destination = tail.contains('@')
-        || tail.contains("http")
-        || crate::text::contains_any_word_ci(tail, &["to", "into", "at"]);
-    if !destination {
-        return None;
-    }
-    cand(
-        lex::EXFIL,
-        "exfiltrate-data",
-        s,
-        sent.1.max(e),
-        0.65 * factor * disc,
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
