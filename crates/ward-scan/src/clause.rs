@@ -478,6 +478,32 @@ fn strip_urls(s: &str) -> String {
         .join(" ")
 }
 
+/// How many distinct discourse cues occur in the two windows: one
+/// Aho-Corasick pass each, so the cost is linear in the window.
+fn meta_cues(before: &str, after: &str) -> usize {
+    static AC: std::sync::OnceLock<Option<aho_corasick::AhoCorasick>> = std::sync::OnceLock::new();
+    let Some(ac) = AC
+        .get_or_init(|| {
+            aho_corasick::AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(META)
+                .ok()
+        })
+        .as_ref()
+    else {
+        return 0;
+    };
+    let mut seen = vec![false; META.len()];
+    for hay in [before, after] {
+        for m in ac.find_overlapping_iter(hay) {
+            if let Some(x) = seen.get_mut(m.pattern().as_usize()) {
+                *x = true;
+            }
+        }
+    }
+    seen.iter().filter(|&&x| x).count()
+}
+
 /// Whether `pos` is inside a quotation opened in `lo..pos`.
 fn quoted(text: &str, lo: usize, pos: usize) -> bool {
     let Some(region) = text.get(lo..pos) else {
@@ -522,10 +548,7 @@ pub(crate) fn discourse_factor(
     );
     let before = strip_urls(text.get(lo..start).unwrap_or(""));
     let after = strip_urls(text.get(end..sentence.1.max(end)).unwrap_or(""));
-    let cues = META
-        .iter()
-        .filter(|m| crate::text::contains_ci(&before, m) || crate::text::contains_ci(&after, m))
-        .count();
+    let cues = meta_cues(&before, &after);
     match (q, cues) {
         (false, 0) => 1.0,
         (false, 1) => 0.75,

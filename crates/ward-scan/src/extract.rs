@@ -185,7 +185,7 @@ fn number_re() -> Option<&'static Regex> {
 
 fn iban_re() -> Option<&'static Regex> {
     static RE: OnceLock<Option<Regex>> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"(?-u)\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b").ok())
+    RE.get_or_init(|| Regex::new(r"(?i-u)\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b").ok())
         .as_ref()
 }
 
@@ -249,12 +249,19 @@ pub fn normalised_tokens(text: &str) -> Vec<Token> {
                 .iter()
                 .copied()
                 .filter(|b| *b != b' ')
+                .map(|b| b.to_ascii_uppercase())
                 .collect();
-            if iban_valid(&compact) {
+            // The match may run into following words: take the longest
+            // valid prefix.
+            let valid = (15..=compact.len().min(34))
+                .rev()
+                .filter_map(|n| compact.get(..n))
+                .find(|c| iban_valid(c));
+            if let Some(iban) = valid {
                 push(
                     &mut out,
                     TokenKind::Iban,
-                    String::from_utf8_lossy(&compact).into_owned(),
+                    String::from_utf8_lossy(iban).into_owned(),
                 );
             }
         }

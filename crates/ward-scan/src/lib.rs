@@ -47,7 +47,8 @@ pub use crate::injection::InjectionScanner;
 pub use crate::invisible::InvisibleTextScanner;
 pub use crate::pii::PiiScanner;
 pub use crate::provenance::{
-    ArgProvenance, Content, ProvenanceConfig, ProvenanceIndex, ProvenanceLabel, Trust,
+    ArgProvenance, Content, ProvenanceConfig, ProvenanceIndex, ProvenanceLabel, RecordOutcome,
+    Trust,
 };
 pub use crate::redact::{redact, redact_json, RedactMode};
 pub use crate::scanner::{DefaultScanners, ScanLimits, Scanner};

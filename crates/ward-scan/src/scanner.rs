@@ -149,12 +149,18 @@ impl DefaultScanners {
             offset += valid.len();
             let invalid = chunk.invalid().len();
             if invalid > 0 {
-                out.push(Finding::new(
-                    INVISIBLE,
-                    "invalid-utf8",
-                    Span::new(offset, offset + invalid),
-                    0.5,
-                ));
+                // Adjacent invalid sequences make one finding.
+                match out.last_mut() {
+                    Some(last) if last.rule == "invalid-utf8" && last.span.end == offset => {
+                        last.span.end = offset + invalid;
+                    }
+                    _ => out.push(Finding::new(
+                        INVISIBLE,
+                        "invalid-utf8",
+                        Span::new(offset, offset + invalid),
+                        0.5,
+                    )),
+                }
             }
             offset += invalid;
         }
