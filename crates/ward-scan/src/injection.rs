@@ -24,7 +24,9 @@
 //! within 500 bytes of another category reinforce each other; only scores
 //! of at least 0.5 are reported.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use std::cell::OnceCell;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use crate::clause::{
     discourse_factor, position, sentence_bounds, tokens_after, tokens_before, Position, Tok,
@@ -103,6 +105,7 @@ impl InjectionScanner {
         let triggers = table.iter().map(|(_, t)| t.clone()).collect();
         let automaton = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
+            .kind(Some(AhoCorasickKind::DFA))
             .match_kind(MatchKind::LeftmostLongest)
             .build(patterns)
             .ok();
@@ -134,6 +137,9 @@ impl Scanner for InjectionScanner {
                 if trigger.needs_word_bounds() && !word_bounded(bytes, s, e) {
                     continue;
                 }
+                if !plausible(text, trigger, s, e) {
+                    continue;
+                }
                 if let Some(c) = detect(text, trigger, s, e) {
                     if c.score >= CANDIDATE_FLOOR {
                         cands.push(c);
@@ -148,6 +154,38 @@ impl Scanner for InjectionScanner {
                 .filter(|c| c.score >= REPORT_THRESHOLD)
                 .map(|c| Finding::new(c.kind, c.rule, c.span, c.score)),
         );
+    }
+}
+
+/// Cheap byte checks that reject the most frequent benign hits of common
+/// trigger words before any clause analysis.
+fn plausible(text: &str, trigger: Trigger, s: usize, e: usize) -> bool {
+    let bytes = text.as_bytes();
+    let before = bytes.get(s.saturating_sub(24)..s).unwrap_or(&[]);
+    let after = bytes
+        .get(e..e.saturating_add(200).min(bytes.len()))
+        .unwrap_or(&[]);
+    let has = |hay: &[u8], needle: &[u8]| memchr::memmem::find(hay, needle).is_some();
+    match trigger {
+        // Single telling verbs only matter negated.
+        Trigger::Conceal if !text.get(s..e).is_some_and(|t| t.contains(' ')) => {
+            let lower = before.to_ascii_lowercase();
+            has(&lower, b"not ")
+                || has(&lower, b"n't ")
+                || has(&lower, b"never ")
+                || has(&lower, b"without ")
+        }
+        // Sending data out needs a destination.
+        Trigger::Exfil => {
+            has(after, b"@") || has(after, b"://") || has(after, b" to ") || has(after, b" into ")
+        }
+        Trigger::Block | Trigger::LineRole => at_line_start(text, s),
+        Trigger::RoleKey => after
+            .iter()
+            .find(|b| !matches!(b, b' ' | b'"' | b'\''))
+            .is_some_and(|b| matches!(b, b':' | b'=')),
+        Trigger::Mode => before.last().is_some_and(|b| *b == b' ' || *b == b'-'),
+        _ => true,
     }
 }
 
@@ -190,10 +228,14 @@ pub(super) fn cand(
 
 fn detect(text: &str, trigger: Trigger, s: usize, e: usize) -> Option<Cand> {
     let sent = sentence_bounds(text, s, e);
-    let pos = position(text, s, sent.0);
-    let disc = discourse_factor(text, s, e, sent);
+    // Position and discourse cost a few hundred bytes of work each; most
+    // triggers fail a structural check first, so both are computed lazily.
+    let pos_cell = OnceCell::new();
+    let pos = || *pos_cell.get_or_init(|| position(text, s, sent.0));
+    let disc_cell = OnceCell::new();
+    let disc = || *disc_cell.get_or_init(|| discourse_factor(text, s, e, sent));
     let after = tokens_after(text, e, sent.1, 12);
-    let adjust = |raw: f64| (raw + pos.bonus()) * pos.factor() * disc;
+    let adjust = |raw: f64| (raw + pos().bonus()) * pos().factor() * disc();
     match trigger {
         Trigger::Override => {
             let (raw, end) = override_target(&after, e)?;
@@ -208,7 +250,7 @@ fn detect(text: &str, trigger: Trigger, s: usize, e: usize) -> Option<Cand> {
             });
             let (raw, end) = override_target(&after, e)?;
             let raw = if self_ref { raw + 0.1 } else { raw - 0.2 };
-            cand(lex::OVERRIDE, "precedence-claim", s, end, raw * disc)
+            cand(lex::OVERRIDE, "precedence-claim", s, end, raw * disc())
         }
         Trigger::Invalidate => {
             // "The previous rules are void": a target with a back-reference
@@ -240,7 +282,7 @@ fn detect(text: &str, trigger: Trigger, s: usize, e: usize) -> Option<Cand> {
                 "instructions-invalidated",
                 start,
                 e,
-                raw * disc,
+                raw * disc(),
             )
         }
         Trigger::WhatYouWereTold => {
@@ -285,7 +327,7 @@ fn detect(text: &str, trigger: Trigger, s: usize, e: usize) -> Option<Cand> {
                 "override-what-you-were-told",
                 vstart,
                 told.1,
-                (0.7 + vpos.bonus()) * vpos.factor() * disc,
+                (0.7 + vpos.bonus()) * vpos.factor() * disc(),
             )
         }
         Trigger::YouAreA => {
@@ -295,7 +337,7 @@ fn detect(text: &str, trigger: Trigger, s: usize, e: usize) -> Option<Cand> {
                 .iter()
                 .take(6)
                 .any(|(t, _)| t.is_any(lex::AI_ROLE_NOUNS));
-            if !ai_role || pos == Position::Descriptive || pos == Position::Negated {
+            if !ai_role || pos() == Position::Descriptive || pos() == Position::Negated {
                 return None;
             }
             let end = after.get(5).or(after.last()).map_or(e, |x| x.1);
@@ -304,7 +346,7 @@ fn detect(text: &str, trigger: Trigger, s: usize, e: usize) -> Option<Cand> {
                 "role-assignment",
                 s,
                 end,
-                (0.5 + persona_boost(text, sent)) * disc,
+                (0.5 + persona_boost(text, sent)) * disc(),
             )
         }
         Trigger::RoleKey => {
@@ -326,7 +368,7 @@ fn detect(text: &str, trigger: Trigger, s: usize, e: usize) -> Option<Cand> {
                 return None;
             };
             let end = after.get(3).or(after.last()).map_or(e, |x| x.1);
-            cand(lex::TEMPLATE, "role-field", s, end, raw * disc.max(0.6))
+            cand(lex::TEMPLATE, "role-field", s, end, raw * disc().max(0.6))
         }
         Trigger::Block => {
             // "BEGIN ADMIN INSTRUCTIONS", "=== END OF SYSTEM PROMPT ===".
@@ -344,7 +386,7 @@ fn detect(text: &str, trigger: Trigger, s: usize, e: usize) -> Option<Cand> {
                 "instruction-block",
                 s,
                 target.1,
-                if shouted { 0.65 } else { 0.5 } * disc,
+                if shouted { 0.65 } else { 0.5 } * disc(),
             )
         }
         Trigger::YouAreNow => {
@@ -360,7 +402,7 @@ fn detect(text: &str, trigger: Trigger, s: usize, e: usize) -> Option<Cand> {
                 "persona-switch",
                 s,
                 end,
-                raw * pos_soft(pos) * disc,
+                raw * pos_soft(pos()) * disc(),
             )
         }
         Trigger::NoLonger => {
@@ -373,7 +415,7 @@ fn detect(text: &str, trigger: Trigger, s: usize, e: usize) -> Option<Cand> {
                 "constraint-release",
                 s,
                 end,
-                (0.7 + persona_boost(text, sent)) * pos_soft(pos) * disc,
+                (0.7 + persona_boost(text, sent)) * pos_soft(pos()) * disc(),
             )
         }
         Trigger::FromNow => {
@@ -394,11 +436,11 @@ fn detect(text: &str, trigger: Trigger, s: usize, e: usize) -> Option<Cand> {
                 "standing-order",
                 s,
                 next.1,
-                (0.55 + persona_boost(text, sent)) * disc,
+                (0.55 + persona_boost(text, sent)) * disc(),
             )
         }
         Trigger::ActAs => {
-            if pos != Position::Imperative {
+            if pos() != Position::Imperative {
                 return None;
             }
             // A persona follows: an article, a possessive or a name, not
@@ -425,7 +467,7 @@ fn detect(text: &str, trigger: Trigger, s: usize, e: usize) -> Option<Cand> {
                 "act-as",
                 s,
                 end,
-                (0.5 + persona_boost(text, sent)) * disc,
+                (0.5 + persona_boost(text, sent)) * disc(),
             )
         }
         Trigger::NewInstructions => {
@@ -445,13 +487,13 @@ fn detect(text: &str, trigger: Trigger, s: usize, e: usize) -> Option<Cand> {
                 (false, true) => 0.4,
                 (false, false) => 0.3,
             };
-            let own = cand(lex::ROLE, "new-instructions", s, e, raw * disc);
+            let own = cand(lex::ROLE, "new-instructions", s, e, raw * disc());
             // "reveal the hidden system prompt": also a leak request.
             let ends_prompt = text
                 .get(s..e)
                 .is_some_and(|t| t.to_ascii_lowercase().ends_with("prompt"));
             let leak = if ends_prompt {
-                system_prompt(text, s, e, sent, &after, pos, disc)
+                system_prompt(text, s, e, sent, &after, pos(), disc())
             } else {
                 None
             };
@@ -460,7 +502,7 @@ fn detect(text: &str, trigger: Trigger, s: usize, e: usize) -> Option<Cand> {
                 (a, b) => a.or(b),
             }
         }
-        Trigger::SystemPrompt => system_prompt(text, s, e, sent, &after, pos, disc),
+        Trigger::SystemPrompt => system_prompt(text, s, e, sent, &after, pos(), disc()),
         Trigger::Authority => {
             let (first, end) = after.first().copied()?;
             let ok = first.is_any(lex::AUTHORITY_NOUNS)
@@ -475,7 +517,7 @@ fn detect(text: &str, trigger: Trigger, s: usize, e: usize) -> Option<Cand> {
             } else {
                 after.get(1).map_or(end, |x| x.1)
             };
-            cand(lex::ROLE, "authority-claim", s, end, 0.6 * disc)
+            cand(lex::ROLE, "authority-claim", s, end, 0.6 * disc())
         }
         Trigger::Mode => {
             let before = tokens_before(text, s, sent.0, 1);
@@ -496,14 +538,14 @@ fn detect(text: &str, trigger: Trigger, s: usize, e: usize) -> Option<Cand> {
                 "mode-switch",
                 start.min(s),
                 e,
-                if strong { 0.6 } else { 0.4 } * disc,
+                if strong { 0.6 } else { 0.4 } * disc(),
             )
         }
-        Trigger::SpecialToken => special_token(text, s, e, disc),
-        Trigger::ChatTag => chat_tag(text, s, e, disc),
-        Trigger::Heading => heading(text, s, e, disc),
-        Trigger::Bracket => bracket(text, s, e, disc),
-        Trigger::LineRole => line_role(text, s, e, disc),
+        Trigger::SpecialToken => special_token(text, s, e, disc()),
+        Trigger::ChatTag => chat_tag(text, s, e, disc()),
+        Trigger::Heading => heading(text, s, e, disc()),
+        Trigger::Bracket => bracket(text, s, e, disc()),
+        Trigger::LineRole => line_role(text, s, e, disc()),
         Trigger::EndOf => {
             let (first, end) = after.first().copied()?;
             if !first.is_any(lex::END_OF_NOUNS) {
@@ -518,10 +560,10 @@ fn detect(text: &str, trigger: Trigger, s: usize, e: usize) -> Option<Cand> {
                 "fake-end-of-context",
                 s,
                 end,
-                if set_off { 0.5 } else { 0.3 } * disc,
+                if set_off { 0.5 } else { 0.3 } * disc(),
             )
         }
-        Trigger::AiNoun => addressed(text, s, e, sent, disc),
+        Trigger::AiNoun => addressed(text, s, e, sent, disc()),
         Trigger::Conceal => {
             let target = after
                 .iter()
@@ -548,7 +590,7 @@ fn detect(text: &str, trigger: Trigger, s: usize, e: usize) -> Option<Cand> {
             }
             // Concealment is a signal whoever the subject is; only quoted or
             // discussed text lowers it.
-            let factor = if pos == Position::Descriptive {
+            let factor = if pos() == Position::Descriptive {
                 0.6
             } else {
                 1.0
@@ -558,7 +600,7 @@ fn detect(text: &str, trigger: Trigger, s: usize, e: usize) -> Option<Cand> {
                 "conceal-from-user",
                 s,
                 target.1,
-                (0.6 + pos.bonus()) * factor * disc,
+                (0.6 + pos().bonus()) * factor * disc(),
             )
         }
         Trigger::Without => {
@@ -578,7 +620,7 @@ fn detect(text: &str, trigger: Trigger, s: usize, e: usize) -> Option<Cand> {
                 "act-without-user",
                 s,
                 target.1,
-                if directive { 0.6 } else { 0.35 } * disc,
+                if directive { 0.6 } else { 0.35 } * disc(),
             )
         }
         Trigger::Stealth => {
@@ -591,16 +633,16 @@ fn detect(text: &str, trigger: Trigger, s: usize, e: usize) -> Option<Cand> {
             if !(verb_after || verb_before) {
                 return None;
             }
-            let directive = starts_with_directive(text, sent.0) || pos == Position::Imperative;
+            let directive = starts_with_directive(text, sent.0) || pos() == Position::Imperative;
             cand(
                 lex::CONCEAL,
                 "stealth-action",
                 s,
                 e,
-                if directive { 0.6 } else { 0.35 } * disc,
+                if directive { 0.6 } else { 0.35 } * disc(),
             )
         }
-        Trigger::Exfil => exfil(text, s, e, sent, &after, pos, disc),
+        Trigger::Exfil => exfil(text, s, e, sent, &after, pos(), disc()),
     }
 }
 

@@ -95,10 +95,38 @@ fn has_context(text: &str, start: usize, end: usize, words: &[&str]) -> bool {
     contains_any_word_ci(window(text, start, end, 48, 24), words)
 }
 
+/// Bytes that can start a PII candidate; everything else is skipped in a
+/// tight loop.
+const INTERESTING: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0usize;
+    while b < 256 {
+        let c = b as u8;
+        #[expect(
+            clippy::indexing_slicing,
+            reason = "b < 256 by the loop condition, t has 256 entries"
+        )]
+        let slot = &mut t[b];
+        *slot =
+            c.is_ascii_digit() || c.is_ascii_uppercase() || matches!(c, b'@' | b'+' | b'(' | b':');
+        b += 1;
+    }
+    t
+};
+
+fn interesting(b: u8) -> bool {
+    INTERESTING.get(usize::from(b)).copied().unwrap_or(false)
+}
+
 fn scan_pii(text: &str, out: &mut Vec<Finding>) {
     let bytes = text.as_bytes();
     let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
+    while let Some(skip) = bytes
+        .get(i..)
+        .and_then(|rest| rest.iter().position(|&b| interesting(b)))
+    {
+        i += skip;
+        let Some(&b) = bytes.get(i) else { break };
         let prev_word = i > 0 && bytes.get(i - 1).copied().is_some_and(is_word_byte);
         let next = match b {
             b'@' => email_at(text, i, out),
@@ -219,6 +247,13 @@ fn classify_numeric(
     cand: &[u8],
     out: &mut Vec<Finding>,
 ) -> bool {
+    // Most numbers in tool output are short (prices, ids, dates): skip
+    // them before any allocation. IPv4 needs 4+ digits and three dots.
+    let digit_count = cand.iter().filter(|b| b.is_ascii_digit()).count();
+    let dots = cand.iter().filter(|&&b| b == b'.').count();
+    if digit_count < 8 && dots != 3 {
+        return false;
+    }
     let digits = digits_of(cand);
     let n = digits.len();
     let groups = group_lengths(cand);

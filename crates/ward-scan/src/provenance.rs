@@ -149,7 +149,18 @@ struct Session {
     entries: VecDeque<Entry>,
     bytes: usize,
     words: HashMap<u64, Postings, Fixed>,
-    tokens: HashMap<String, VecDeque<u64>, Fixed>,
+    tokens: HashMap<String, TokenPost, Fixed>,
+    /// The earliest `at` of any entry: when it is live, every entry is, and
+    /// token lookups use the per-source counts without visiting entries.
+    min_at: i64,
+}
+
+/// Where one normalised token occurs: entry sequences (oldest first, for
+/// eviction and TTL filtering) and counts by (trust, source).
+#[derive(Debug, Default)]
+struct TokenPost {
+    seqs: VecDeque<u64>,
+    by_source: BTreeMap<(Trust, String), u32>,
 }
 
 /// The per-(tenant, session) record of content.
@@ -282,11 +293,18 @@ impl ProvenanceIndex {
             .map(crate::extract::Token::key)
             .collect();
         for k in &tokens {
-            sess.tokens.entry(k.clone()).or_default().push_back(seq);
+            let tp = sess.tokens.entry(k.clone()).or_default();
+            tp.seqs.push_back(seq);
+            *tp.by_source.entry((trust, source.to_owned())).or_insert(0) += 1;
         }
         let cost =
             text.len() + 16 * word_count + tokens.iter().map(|t| t.len() + 32).sum::<usize>() + 128;
         sess.bytes += cost;
+        sess.min_at = if sess.entries.is_empty() {
+            now
+        } else {
+            sess.min_at.min(now)
+        };
         sess.entries.push_back(Entry {
             seq,
             at: now,
@@ -387,17 +405,27 @@ impl ProvenanceIndex {
         }
         for k in &entry.tokens {
             let empty = match sess.tokens.get_mut(k) {
-                Some(q) => {
-                    while q.front() == Some(&entry.seq) {
-                        q.pop_front();
+                Some(tp) => {
+                    while tp.seqs.front() == Some(&entry.seq) {
+                        tp.seqs.pop_front();
                     }
-                    q.is_empty()
+                    let key = (entry.trust, entry.source.clone());
+                    if let Some(c) = tp.by_source.get_mut(&key) {
+                        *c = c.saturating_sub(1);
+                        if *c == 0 {
+                            tp.by_source.remove(&key);
+                        }
+                    }
+                    tp.seqs.is_empty()
                 }
                 None => false,
             };
             if empty {
                 sess.tokens.remove(k);
             }
+        }
+        if entry.at <= sess.min_at {
+            sess.min_at = sess.entries.iter().map(|e| e.at).min().unwrap_or(i64::MAX);
         }
         sess.bytes = sess.bytes.saturating_sub(entry.cost);
         self.total_bytes = self.total_bytes.saturating_sub(entry.cost);
@@ -473,7 +501,17 @@ impl ProvenanceIndex {
 
     fn token_seen<'s>(&self, sess: &'s Session, key: &str, now: i64) -> Seen<'s> {
         let mut seen = Seen::default();
-        if let Some(q) = sess.tokens.get(key) {
+        let Some(tp) = sess.tokens.get(key) else {
+            return seen;
+        };
+        if now.saturating_sub(sess.min_at) < self.config.ttl_secs {
+            for (trust, source) in tp.by_source.keys() {
+                seen.add_parts(*trust, source);
+            }
+            return seen;
+        }
+        {
+            let q = &tp.seqs;
             for &seq in q {
                 if let Some(e) = Self::entry(sess, seq).filter(|e| self.live(e, now)) {
                     seen.add(e);
@@ -495,6 +533,7 @@ impl ProvenanceIndex {
                 best = Some((off, p));
             }
         }
+        let mut found = 0usize;
         match best {
             Some((off, p)) if p.dropped == 0 => {
                 for &(seq, pos) in &p.list {
@@ -507,7 +546,10 @@ impl ProvenanceIndex {
                     };
                     if e.text.as_bytes().get(start..start + vb.len()) == Some(vb) {
                         seen.add(e);
-                        if seen.complete() {
+                        found += 1;
+                        // A trusted occurrence decides the label; a few more
+                        // matches only add sources.
+                        if seen.complete() || (!seen.trusted.is_empty() && found >= 16) {
                             break;
                         }
                     }
@@ -537,9 +579,13 @@ struct Seen<'s> {
 
 impl<'s> Seen<'s> {
     fn add(&mut self, e: &'s Entry) {
-        match e.trust {
-            Trust::Trusted => self.trusted.insert(&e.source),
-            Trust::Untrusted => self.untrusted.insert(&e.source),
+        self.add_parts(e.trust, &e.source);
+    }
+
+    fn add_parts(&mut self, trust: Trust, source: &'s str) {
+        match trust {
+            Trust::Trusted => self.trusted.insert(source),
+            Trust::Untrusted => self.untrusted.insert(source),
         };
     }
 

@@ -10,7 +10,7 @@
 //! whose header is not JSON with `alg`, and low-entropy values. When two
 //! secret findings overlap, the more specific rule wins.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use base64::Engine as _;
 use regex::bytes::{Regex, RegexBuilder};
 
@@ -45,7 +45,12 @@ pub(crate) struct Rule {
     /// Lower wins when findings overlap.
     priority: u8,
     post: PostCheck,
+    /// How far after a keyword hit a match may end.
+    window_after: usize,
 }
+
+/// How far before a keyword hit a match may start.
+const WINDOW_BEFORE: usize = 256;
 
 /// A rule before compilation.
 #[derive(Debug, Clone)]
@@ -99,6 +104,12 @@ impl RuleSpec {
             confidence: self.confidence,
             priority: self.priority,
             post: self.post,
+            // Key blocks are long; everything else is a line or two.
+            window_after: if self.regex.contains("PRIVATE KEY") {
+                64 << 10
+            } else {
+                2048
+            },
         })
     }
 }
@@ -261,6 +272,7 @@ impl SecretScanner {
         }
         let prefilter = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
+            .kind(Some(AhoCorasickKind::DFA))
             .match_kind(MatchKind::Standard)
             .build(&keywords)
             .ok();
@@ -277,34 +289,38 @@ impl SecretScanner {
         self.rules.iter().map(|r| r.id.as_str()).collect()
     }
 
-    fn enabled_rules(&self, bytes: &[u8]) -> Vec<bool> {
-        let mut on = vec![false; self.rules.len()];
+    /// For each rule: `None` if it does not run, else the byte windows to
+    /// run it in (the whole text for rules without keywords; around each
+    /// keyword hit for the others, merged).
+    fn rule_windows(&self, bytes: &[u8]) -> Vec<Option<Vec<(usize, usize)>>> {
+        let mut windows: Vec<Option<Vec<(usize, usize)>>> = vec![None; self.rules.len()];
         for &ri in &self.unconditional {
-            if let Some(x) = on.get_mut(ri) {
-                *x = true;
+            if let Some(w) = windows.get_mut(ri) {
+                *w = Some(vec![(0, bytes.len())]);
             }
         }
-        let Some(ac) = &self.prefilter else { return on };
-        let mut seen = vec![false; self.keyword_rules.len()];
-        let mut remaining = seen.len();
+        let Some(ac) = &self.prefilter else {
+            return windows;
+        };
         for m in ac.find_overlapping_iter(bytes) {
-            let p = m.pattern().as_usize();
-            if let Some(s) = seen.get_mut(p) {
-                if !*s {
-                    *s = true;
-                    remaining -= 1;
-                    for &ri in self.keyword_rules.get(p).map_or(&[][..], Vec::as_slice) {
-                        if let Some(x) = on.get_mut(ri) {
-                            *x = true;
-                        }
-                    }
+            for &ri in self
+                .keyword_rules
+                .get(m.pattern().as_usize())
+                .map_or(&[][..], Vec::as_slice)
+            {
+                let (Some(rule), Some(slot)) = (self.rules.get(ri), windows.get_mut(ri)) else {
+                    continue;
+                };
+                let lo = m.start().saturating_sub(WINDOW_BEFORE);
+                let hi = m.end().saturating_add(rule.window_after).min(bytes.len());
+                let list = slot.get_or_insert_with(Vec::new);
+                match list.last_mut() {
+                    Some(last) if lo <= last.1 => last.1 = last.1.max(hi),
+                    _ => list.push((lo, hi)),
                 }
             }
-            if remaining == 0 {
-                break;
-            }
         }
-        on
+        windows
     }
 }
 
@@ -315,10 +331,34 @@ impl Scanner for SecretScanner {
 
     fn scan_into(&self, text: &str, out: &mut Vec<Finding>) {
         let bytes = text.as_bytes();
-        let on = self.enabled_rules(bytes);
+        let windows = self.rule_windows(bytes);
         let mut found: Vec<(u8, Finding)> = Vec::new();
-        for (rule, _) in self.rules.iter().zip(&on).filter(|(_, &o)| o) {
-            for caps in rule.regex.captures_iter(bytes) {
+        for (rule, wins) in self.rules.iter().zip(&windows) {
+            let Some(wins) = wins else { continue };
+            for &(lo, hi) in wins {
+                let lo = crate::text::floor_boundary(text, lo);
+                let hi = crate::text::ceil_boundary(text, hi);
+                let Some(window) = bytes.get(lo..hi) else {
+                    continue;
+                };
+                scan_window(text, rule, window, lo, &mut found);
+            }
+        }
+        resolve_overlaps(found, out);
+    }
+}
+
+/// Runs one rule over one window; spans are offsets into `text`.
+fn scan_window(
+    text: &str,
+    rule: &Rule,
+    window: &[u8],
+    offset: usize,
+    found: &mut Vec<(u8, Finding)>,
+) {
+    {
+        {
+            for caps in rule.regex.captures_iter(window) {
                 let Some(m) = caps.get(rule.secret_group).or_else(|| caps.get(0)) else {
                     continue;
                 };
@@ -335,7 +375,7 @@ impl Scanner for SecretScanner {
                     continue;
                 };
                 // Spans must sit on char boundaries of the text.
-                let (start, end) = (m.start(), m.end());
+                let (start, end) = (m.start() + offset, m.end() + offset);
                 if !text.is_char_boundary(start) || !text.is_char_boundary(end) {
                     continue;
                 }
@@ -345,7 +385,6 @@ impl Scanner for SecretScanner {
                 ));
             }
         }
-        resolve_overlaps(found, out);
     }
 }
 
