@@ -101,21 +101,19 @@ fn candidate_runs(text: &str) -> Vec<(usize, usize, Encoding)> {
         let b = bytes.get(i).copied().unwrap_or(0);
         if is_b64(b) {
             let start = i;
-            let mut has_lower = false;
-            let mut has_upper = false;
-            let mut has_digit_or_sym = false;
-            let mut all_hex = true;
-            while let Some(&c) = bytes.get(i) {
-                if !is_b64(c) {
-                    break;
-                }
-                has_lower |= c.is_ascii_lowercase();
-                has_upper |= c.is_ascii_uppercase();
-                has_digit_or_sym |= !c.is_ascii_alphabetic();
-                all_hex &= c.is_ascii_hexdigit();
-                i += 1;
+            // Find the run's end first; only long runs are classified.
+            let len = bytes
+                .get(start..)
+                .map_or(0, |r| r.iter().position(|&c| !is_b64(c)).unwrap_or(r.len()));
+            i = start + len;
+            if len < 24 {
+                continue;
             }
-            let len = i - start;
+            let run = bytes.get(start..i).unwrap_or(&[]);
+            let has_lower = run.iter().any(u8::is_ascii_lowercase);
+            let has_upper = run.iter().any(u8::is_ascii_uppercase);
+            let has_digit_or_sym = run.iter().any(|c| !c.is_ascii_alphabetic());
+            let all_hex = run.iter().all(u8::is_ascii_hexdigit);
             if all_hex && len >= 32 && len % 2 == 0 {
                 out.push((start, i, Encoding::Hex));
             } else if len >= 24 && has_lower && has_upper && (has_digit_or_sym || len >= 40) {

@@ -338,7 +338,7 @@ const AI_NOUNS: &[&str] = &[
     "ai", "a.i.", "assistant", "chatbot", "llm", "llms", "language model", "language models",
     "gpt", "chatgpt", "claude", "gemini", "copilot", "bot", "agent", "agents", "ai model", "ai
     models", "ai agent", "ai agents", "ai assistant", "ai assistants", "ai system", "ai systems",
-    "model", "large language model", "large language models", "ki", "ia", "bots", "assistants",
+    "model", "large language model", "large language models", "bots", "assistants",
     "models", "ai tool", "ai tools", "ai crawler", "ai crawlers", "llm agent", "llm agents",
 ];
 
