@@ -1,0 +1,55 @@
+//! Ward's scanners, redaction and provenance index.
+//!
+//! A pure crate: no I/O, no clock (the provenance TTL clock is passed in as
+//! a value), no environment, no randomness. The same input always gives
+//! byte-identical output.
+//!
+//! - [`DefaultScanners`] runs the built-in [`Scanner`]s (PII with
+//!   validators, secrets, injection signals, invisible text, encoded
+//!   instructions) and returns [`Finding`]s in canonical order. Content
+//!   over the size limit yields [`ScanError::TooLarge`]: quarantine it.
+//! - [`redact`] and [`redact_json`] replace findings' bytes and nothing
+//!   else.
+//! - [`ProvenanceIndex`] records what entered an agent's context and
+//!   classifies tool-call arguments as trusted, untrusted or new.
+//!
+//! Mapping to `ward_policy` (this crate does not depend on it): a
+//! [`Finding`] becomes `ward_policy::Finding { kind, rule, confidence,
+//! arg }` field by field (`arg` is the argument the engine scanned; the
+//! span stays with the engine), and an [`ArgProvenance`] becomes
+//! `ward_policy::ArgProvenance { label, sources }` with
+//! [`ProvenanceLabel`]'s variants of the same names.
+
+mod clause;
+mod encoded;
+mod error;
+mod extract;
+mod finding;
+mod gitleaks;
+mod injection;
+mod injection_addressed;
+mod injection_lex;
+mod injection_template;
+mod invisible;
+mod pii;
+mod provenance;
+mod redact;
+mod scanner;
+mod secrets;
+mod text;
+mod validate;
+
+pub use crate::encoded::EncodedScanner;
+pub use crate::error::ScanError;
+pub use crate::extract::{normalised_tokens, Token, TokenKind};
+pub use crate::finding::{Finding, Span};
+pub use crate::injection::InjectionScanner;
+pub use crate::invisible::InvisibleTextScanner;
+pub use crate::pii::PiiScanner;
+pub use crate::provenance::{
+    ArgProvenance, Content, ProvenanceConfig, ProvenanceIndex, ProvenanceLabel, RecordOutcome,
+    Trust,
+};
+pub use crate::redact::{redact, redact_json, RedactMode};
+pub use crate::scanner::{DefaultScanners, ScanLimits, Scanner};
+pub use crate::secrets::SecretScanner;
