@@ -11,6 +11,7 @@
 mod canonical;
 mod decision;
 mod digest;
+mod provenance;
 mod request;
 mod schema;
 
@@ -19,6 +20,7 @@ pub use decision::{
     ApprovalTicket, Constraints, Decision, Mode, Outcome, PolicyRef, Reason, ReasonCode,
 };
 pub use digest::{Digest, DigestParseError};
+pub use provenance::{ArgProvenance, ProvenanceLabel};
 pub use request::{
     Actor, AgentRef, ContentSource, Intervention, Principal, PrincipalKind, Request,
     RequestParseError, Trace, Trust,

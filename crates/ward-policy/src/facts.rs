@@ -49,39 +49,7 @@ impl Finding {
     }
 }
 
-/// Where an argument's value came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProvenanceLabel {
-    /// Found in trusted content (the user's own input, trusted tool fields).
-    Trusted,
-    /// Found only in untrusted content.
-    Untrusted,
-    /// Found in no recorded content: the model produced it.
-    New,
-}
-
-impl ProvenanceLabel {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProvenanceLabel::Trusted => "trusted",
-            ProvenanceLabel::Untrusted => "untrusted",
-            ProvenanceLabel::New => "new",
-        }
-    }
-}
-
-/// The provenance of one argument.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ArgProvenance {
-    /// The label.
-    pub label: ProvenanceLabel,
-    /// Where the value was seen, such as `tool:read_email` (for the approver).
-    #[serde(default)]
-    pub sources: Vec<String>,
-}
+pub use ward_core::{ArgProvenance, ProvenanceLabel};
 
 /// The state of one declared limit before this request.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -16,9 +16,8 @@
 //! Mapping to `ward_policy` (this crate does not depend on it): a
 //! [`Finding`] becomes `ward_policy::Finding { kind, rule, confidence,
 //! arg }` field by field (`arg` is the argument the engine scanned; the
-//! span stays with the engine), and an [`ArgProvenance`] becomes
-//! `ward_policy::ArgProvenance { label, sources }` with
-//! [`ProvenanceLabel`]'s variants of the same names.
+//! span stays with the engine). [`ArgProvenance`] and [`ProvenanceLabel`]
+//! are `ward_core`'s, the very types the policy reads.
 
 mod clause;
 mod encoded;

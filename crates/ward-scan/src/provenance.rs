@@ -56,38 +56,7 @@ pub enum Content<'a> {
     },
 }
 
-/// The label of an argument; mirrors `ward_policy::ProvenanceLabel`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProvenanceLabel {
-    /// Found in trusted content.
-    Trusted,
-    /// Found only in untrusted content.
-    Untrusted,
-    /// Found in no recorded content: the model produced it.
-    New,
-}
-
-impl ProvenanceLabel {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProvenanceLabel::Trusted => "trusted",
-            ProvenanceLabel::Untrusted => "untrusted",
-            ProvenanceLabel::New => "new",
-        }
-    }
-}
-
-/// The provenance of one argument; mirrors `ward_policy::ArgProvenance`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ArgProvenance {
-    /// The label.
-    pub label: ProvenanceLabel,
-    /// Where the deciding values were seen, such as `tool:read_email`,
-    /// sorted, at most eight.
-    pub sources: Vec<String>,
-}
+pub use ward_core::{ArgProvenance, ProvenanceLabel};
 
 /// Bounds of the index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
