@@ -87,8 +87,12 @@ pub enum ReasonCode {
     ApprovalPending,
     /// The approval expired.
     ApprovalExpired,
-    /// The approval was granted for different arguments or another policy version.
+    /// The approval was granted for a different call (arguments or actor).
     ApprovalMismatch,
+    /// The approval was granted under a policy version that is no longer active.
+    ApprovalPolicyChanged,
+    /// An approver rejected the call.
+    ApprovalRejected,
     /// The idempotency key was seen with different arguments.
     IdempotentReplay,
     /// No valid policy bundle is loaded.
@@ -121,6 +125,8 @@ impl ReasonCode {
             ReasonCode::ApprovalPending => "approval_pending",
             ReasonCode::ApprovalExpired => "approval_expired",
             ReasonCode::ApprovalMismatch => "approval_mismatch",
+            ReasonCode::ApprovalPolicyChanged => "approval_policy_changed",
+            ReasonCode::ApprovalRejected => "approval_rejected",
             ReasonCode::IdempotentReplay => "idempotent_replay",
             ReasonCode::PolicyUnavailable => "policy_unavailable",
             ReasonCode::Timeout => "timeout",

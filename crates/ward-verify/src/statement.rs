@@ -272,6 +272,8 @@ const REASON_CODES: &[&str] = &[
     "approval_pending",
     "approval_expired",
     "approval_mismatch",
+    "approval_policy_changed",
+    "approval_rejected",
     "idempotent_replay",
     "policy_unavailable",
     "timeout",

@@ -31,7 +31,8 @@ pub struct Evaluation {
 }
 
 impl Evaluation {
-    pub(crate) fn deny(code: ReasonCode, message: String) -> Evaluation {
+    /// A deny for one reason that no rule gave (an engine stage).
+    pub fn deny(code: ReasonCode, message: String) -> Evaluation {
         Evaluation {
             outcome: Outcome::Deny,
             reasons: vec![Reason {

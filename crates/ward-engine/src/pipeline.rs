@@ -1,0 +1,704 @@
+//! The decision pipeline, in ARCHITECTURE §4's order:
+//!
+//! authenticate → kill switch / circuit → registry → idempotency → schema,
+//! scan, provenance and policy → approval binding → limits → shadow and
+//! break-glass → receipt → respond.
+//!
+//! Every stage that stops a request gives a deny with its own reason code,
+//! and every failure (the store, the audit log, the clock budget) is a deny.
+//! A permit leaves only with a durable receipt.
+
+use std::time::{Duration, Instant};
+
+use ward_core::{Decision, Digest, Intervention, Mode, Outcome, Reason, ReasonCode, Request};
+use ward_policy::{Evaluation, Facts};
+use ward_scan::{Content, RedactMode, Trust};
+
+use crate::approvals::{ApprovalRecord, ApprovalStatus};
+use crate::breaker::Admit;
+use crate::engine::{blocking, ActiveBundle, Engine};
+use crate::gather::{self, Stop};
+use crate::identity::{bind_actor, AuthError, Credentials};
+use crate::state::{IdemClaim, LimitTake};
+use crate::switches::SwitchKind;
+
+/// A pipeline stage, for latency metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stage {
+    /// Credentials and actor binding.
+    Authenticate,
+    /// Kill switches, circuit breakers and the registry.
+    Admission,
+    /// Idempotency claim.
+    Idempotency,
+    /// Schema, scanning, provenance and policy evaluation.
+    Evaluate,
+    /// Approval binding and limit counters.
+    State,
+    /// The audit log append.
+    Receipt,
+}
+
+impl Stage {
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Authenticate => "authenticate",
+            Stage::Admission => "admission",
+            Stage::Idempotency => "idempotency",
+            Stage::Evaluate => "evaluate",
+            Stage::State => "state",
+            Stage::Receipt => "receipt",
+        }
+    }
+}
+
+/// A decision and what happened on the way.
+#[derive(Debug, Clone)]
+pub struct Decided {
+    /// The decision, with its receipt when the log took it.
+    pub decision: Decision,
+    /// The request as decided (the actor bound to the credentials).
+    pub request: Request,
+    /// This is the stored answer to an idempotency key seen before.
+    pub replayed: bool,
+    /// Time spent per stage.
+    pub stages: Vec<(Stage, Duration)>,
+    /// Events an operator must hear about (break-glass use).
+    pub alerts: Vec<String>,
+}
+
+struct Run {
+    stages: Vec<(Stage, Duration)>,
+    mark: Instant,
+    alerts: Vec<String>,
+}
+
+impl Run {
+    fn lap(&mut self, stage: Stage) {
+        let now = Instant::now();
+        self.stages.push((stage, now - self.mark));
+        self.mark = now;
+    }
+}
+
+/// A deny made by an engine stage, built like the policy's decisions:
+/// deterministic ids, the active policy when there is one.
+pub(crate) fn stage_deny(
+    bundle: Option<&ActiveBundle>,
+    request: &Request,
+    (code, message): Stop,
+    now: i64,
+) -> Decision {
+    let evaluation = Evaluation::deny(code, message);
+    match bundle {
+        Some(b) => {
+            let mut d = ward_policy::to_decision(evaluation, &b.compiled, request, now);
+            // A stage deny is enforced whatever the bundle's shadow setting.
+            d.mode = Mode::Enforce;
+            d.reasons.retain(|r| r.code != ReasonCode::Shadow);
+            d
+        }
+        None => {
+            let digest = Digest::of_request(request).map_or_else(|_| "-".into(), |d| d.to_string());
+            let seed = format!("decision\n{digest}\n-\n{now}");
+            Decision {
+                decision_id: format!(
+                    "dec_{}",
+                    Digest::of_bytes(seed.as_bytes())
+                        .hex()
+                        .get(..26)
+                        .unwrap_or_default()
+                ),
+                outcome: Outcome::Deny,
+                reasons: evaluation.reasons,
+                policy: None,
+                constraints: None,
+                rewritten_args: None,
+                approval: None,
+                mode: Mode::Enforce,
+                receipt: None,
+            }
+        }
+    }
+}
+
+fn internal(what: &str, e: impl std::fmt::Display) -> Stop {
+    (ReasonCode::InternalError, format!("{what}: {e}"))
+}
+
+impl Engine {
+    /// Decides one request. Authentication failures are errors (HTTP 401 or
+    /// 403); everything after that is a [`Decision`], and every failure is a
+    /// deny with its reason code.
+    pub async fn decide(
+        &self,
+        creds: &Credentials,
+        mut request: Request,
+    ) -> Result<Decided, AuthError> {
+        let start = Instant::now();
+        let identity = self.authenticate(creds)?;
+        request.actor = bind_actor(&identity, &request.actor)?;
+        let mut run = Run {
+            stages: vec![(Stage::Authenticate, start.elapsed())],
+            mark: Instant::now(),
+            alerts: Vec::new(),
+        };
+        let budget = self.inner.config.decision_budget;
+        let work = self.run(&request, &mut run);
+        let result = tokio::time::timeout(budget, work).await;
+        let (decision, replayed) = match result {
+            Ok(done) => done,
+            Err(_) => {
+                if let Some(key) = request.idempotency_key.clone() {
+                    let tenant = request.actor.tenant.clone();
+                    // Best effort: let a retry with the key decide afresh.
+                    drop(blocking(&self.inner.state, move |s| {
+                        s.idem_release(&tenant, &key)
+                    }));
+                }
+                let now = self.now_ms().div_euclid(1000);
+                let bundle = self.active_bundle();
+                let stop = (
+                    ReasonCode::Timeout,
+                    format!("the decision ran past its {} ms budget", budget.as_millis()),
+                );
+                (stage_deny(bundle.as_deref(), &request, stop, now), false)
+            }
+        };
+        Ok(Decided {
+            decision,
+            request,
+            replayed,
+            stages: run.stages,
+            alerts: run.alerts,
+        })
+    }
+
+    async fn run(&self, request: &Request, run: &mut Run) -> (Decision, bool) {
+        let now_ms = self.now_ms();
+        let now = now_ms.div_euclid(1000);
+        let bundle = self.active_bundle();
+        let admitted = self.admit(request, bundle.as_deref(), now_ms);
+        run.lap(Stage::Admission);
+        let b = match admitted {
+            Ok(b) => b,
+            Err(stop) => {
+                let d = stage_deny(bundle.as_deref(), request, stop, now);
+                return (
+                    self.receipt(bundle.as_deref(), request, d, None, run).await,
+                    false,
+                );
+            }
+        };
+        let mut claimed = None;
+        if let Some(key) = &request.idempotency_key {
+            match self.claim(request, key, now_ms).await {
+                Ok(Claim::Claimed) => claimed = Some(key.clone()),
+                Ok(Claim::Replay(decision)) => {
+                    run.lap(Stage::Idempotency);
+                    return (*decision, true);
+                }
+                Err(stop) => {
+                    run.lap(Stage::Idempotency);
+                    let d = stage_deny(Some(b), request, stop, now);
+                    return (self.receipt(Some(b), request, d, None, run).await, false);
+                }
+            }
+            run.lap(Stage::Idempotency);
+        }
+        let decision = match self.evaluate(b, request, now).await {
+            Ok(d) => d,
+            Err(stop) => stage_deny(Some(b), request, stop, now),
+        };
+        run.lap(Stage::Evaluate);
+        let decision = match self.bind_state(b, request, decision, now_ms, run).await {
+            Ok(d) => d,
+            Err(stop) => stage_deny(Some(b), request, stop, now),
+        };
+        run.lap(Stage::State);
+        (
+            self.receipt(Some(b), request, decision, claimed, run).await,
+            false,
+        )
+    }
+
+    /// Kill switches, the circuit breaker and the registry.
+    fn admit<'b>(
+        &self,
+        request: &Request,
+        bundle: Option<&'b ActiveBundle>,
+        now_ms: i64,
+    ) -> Result<&'b ActiveBundle, Stop> {
+        let cache = self.cache();
+        let stale = now_ms.saturating_sub(cache.refreshed_ms);
+        let limit = i64::try_from(self.inner.config.stale_after.as_millis()).unwrap_or(i64::MAX);
+        if stale > limit {
+            return Err((
+                ReasonCode::PolicyUnavailable,
+                format!("the state store has not been readable for {stale} ms"),
+            ));
+        }
+        let Some(bundle) = bundle else {
+            return Err((
+                ReasonCode::PolicyUnavailable,
+                "no policy bundle is active".into(),
+            ));
+        };
+        let actor = &request.actor;
+        let tool = request.tool.as_deref();
+        let capability = tool
+            .and_then(|t| bundle.compiled.tool(t))
+            .map(|t| t.capability.as_str());
+        if let Some(k) = cache.switches.iter().find(|s| {
+            s.kind == SwitchKind::Kill
+                && s.scope
+                    .covers(&actor.tenant, &actor.agent.id, tool, capability)
+        }) {
+            return Err((
+                ReasonCode::KillSwitch,
+                format!(
+                    "kill switch `{}` set by {}: {}",
+                    k.scope.label(),
+                    k.by,
+                    k.reason
+                ),
+            ));
+        }
+        if let (Intervention::PreToolCall, Some(tool)) = (request.intervention, tool) {
+            let admit = self
+                .inner
+                .breakers
+                .lock()
+                .map_err(|_| internal("circuit breakers", "lock poisoned"))?
+                .admit(tool, now_ms);
+            if let Admit::Open(until) = admit {
+                return Err((
+                    ReasonCode::CircuitOpen,
+                    format!(
+                        "the circuit breaker of `{tool}` is open until {}",
+                        ward_policy::rfc3339(until.div_euclid(1000))
+                    ),
+                ));
+            }
+        }
+        let key = (actor.agent.id.clone(), actor.agent.version.clone());
+        let agent = cache.agents.get(&key).filter(|a| a.active).ok_or_else(|| {
+            (
+                ReasonCode::UnknownAgent,
+                format!(
+                    "agent `{}` version `{}` is not registered and active",
+                    actor.agent.id, actor.agent.version
+                ),
+            )
+        })?;
+        if let (Intervention::PreToolCall, Some(tool)) = (request.intervention, tool) {
+            if !agent.allows_tool(tool) {
+                return Err((
+                    ReasonCode::UnknownTool,
+                    format!(
+                        "`{tool}` is not among the tools registered for agent `{}`",
+                        agent.id
+                    ),
+                ));
+            }
+        }
+        Ok(bundle)
+    }
+
+    async fn claim(&self, request: &Request, key: &str, now_ms: i64) -> Result<Claim, Stop> {
+        let digest = Digest::of_request(request)
+            .map_err(|e| {
+                (
+                    ReasonCode::SchemaViolation,
+                    format!("request has no canonical form: {e}"),
+                )
+            })?
+            .to_string();
+        let ttl = i64::try_from(self.inner.config.idempotency_ttl.as_millis()).unwrap_or(i64::MAX);
+        let (tenant, key2, digest2) =
+            (request.actor.tenant.clone(), key.to_owned(), digest.clone());
+        let claim = blocking(&self.inner.state, move |s| {
+            s.idem_claim(&tenant, &key2, &digest2, now_ms, now_ms.saturating_sub(ttl))
+        })
+        .await
+        .map_err(|e| internal("idempotency store", e))?;
+        match claim {
+            IdemClaim::Claimed => Ok(Claim::Claimed),
+            IdemClaim::Seen { request_digest, .. } if request_digest != digest => Err((
+                ReasonCode::IdempotentReplay,
+                format!("idempotency key `{key}` was used for a different request"),
+            )),
+            IdemClaim::Seen { decision: None, .. } => Err((
+                ReasonCode::IdempotentReplay,
+                format!("the first request with idempotency key `{key}` is still being decided"),
+            )),
+            IdemClaim::Seen {
+                decision: Some(json),
+                ..
+            } => serde_json::from_str(&json)
+                .map(|d| Claim::Replay(Box::new(d)))
+                .map_err(|e| internal("stored idempotent decision", e)),
+        }
+    }
+
+    /// Scan, provenance and policy.
+    async fn evaluate(
+        &self,
+        b: &ActiveBundle,
+        request: &Request,
+        now: i64,
+    ) -> Result<Decision, Stop> {
+        let (scan, raw) = gather::scan(&self.inner.scanners, b.compiled.scanners(), request)?;
+        let provenance = if request.intervention == Intervention::PreToolCall {
+            let index = self
+                .inner
+                .provenance
+                .lock()
+                .map_err(|_| internal("provenance index", "lock poisoned"))?;
+            gather::provenance(&index, request, now)
+        } else {
+            Default::default()
+        };
+        let mut limits = std::collections::BTreeMap::new();
+        for limit in gather::limits_in_scope(&b.compiled, request) {
+            let key = gather::limit_key(limit, request);
+            let start = gather::window_start(limit, now);
+            let used = blocking(&self.inner.state, move |s| s.limit_used(&key, start))
+                .await
+                .map_err(|e| internal("limit counters", e))?;
+            limits.insert(
+                limit.id.clone(),
+                ward_policy::LimitState {
+                    used,
+                    limit: limit.max,
+                },
+            );
+        }
+        let facts = Facts {
+            now,
+            scan,
+            provenance,
+            limits,
+        };
+        let mut decision = ward_policy::decide(&b.compiled, request, &facts);
+        if let Some(content) = &request.content {
+            if decision.outcome == Outcome::Remediate {
+                let redacted = ward_scan::redact(content, &raw, RedactMode::Mask);
+                decision.rewritten_args = Some(
+                    [("content".to_owned(), serde_json::Value::String(redacted))]
+                        .into_iter()
+                        .collect(),
+                );
+            }
+            self.record_content(request, &decision, now)?;
+        }
+        Ok(decision)
+    }
+
+    /// Content that enters the agent's context is remembered for provenance,
+    /// unless it was quarantined.
+    fn record_content(&self, request: &Request, decision: &Decision, now: i64) -> Result<(), Stop> {
+        let Some(content) = &request.content else {
+            return Ok(());
+        };
+        if !matches!(
+            request.intervention,
+            Intervention::Input | Intervention::PostToolCall
+        ) || decision.outcome == Outcome::Deny
+        {
+            return Ok(());
+        }
+        let text = decision
+            .rewritten_args
+            .as_ref()
+            .and_then(|a| a.get("content"))
+            .and_then(|v| v.as_str())
+            .unwrap_or(content);
+        let source = request.source.as_ref();
+        let trust = match source.and_then(|s| s.trust) {
+            Some(ward_core::Trust::Trusted) => Trust::Trusted,
+            _ => Trust::Untrusted,
+        };
+        let label = match source {
+            Some(s) => match (&s.tool, &s.uri) {
+                (Some(t), _) => format!("tool:{t}"),
+                (None, Some(u)) => format!("{}:{u}", s.kind),
+                _ => s.kind.clone(),
+            },
+            None => request
+                .tool
+                .as_ref()
+                .map_or_else(|| "input".into(), |t| format!("tool:{t}")),
+        };
+        let actor = &request.actor;
+        self.inner
+            .provenance
+            .lock()
+            .map_err(|_| internal("provenance index", "lock poisoned"))?
+            .record(
+                &actor.tenant,
+                &actor.session,
+                Content::Text(text),
+                trust,
+                &label,
+                now,
+            );
+        Ok(())
+    }
+
+    /// Approval binding, limits, shadow and break-glass.
+    async fn bind_state(
+        &self,
+        b: &ActiveBundle,
+        request: &Request,
+        mut decision: Decision,
+        now_ms: i64,
+        run: &mut Run,
+    ) -> Result<Decision, Stop> {
+        let now = now_ms.div_euclid(1000);
+        if let Some(id) = request.approval_id.clone() {
+            let found = blocking(&self.inner.state, move |s| s.approval(&id))
+                .await
+                .map_err(|e| internal("approval store", e))?;
+            let approval = found.ok_or_else(|| {
+                (
+                    ReasonCode::ApprovalMismatch,
+                    format!(
+                        "no approval `{}`",
+                        request.approval_id.as_deref().unwrap_or_default()
+                    ),
+                )
+            })?;
+            let digest = Digest::of_request(request)
+                .map_err(|e| internal("request digest", e))?
+                .to_string();
+            approval.admits(&request.actor.tenant, &digest, &b.record.digest, now_ms)?;
+            if decision.outcome == Outcome::RequireApproval {
+                decision.outcome = Outcome::Allow;
+                decision.approval = None;
+            }
+        }
+        let shadow = decision.mode == Mode::Shadow || self.shadowed(b, request);
+        if decision.outcome.permits() && !shadow {
+            self.take_limits(b, request, now).await?;
+        }
+        if shadow {
+            let would = decision.outcome;
+            decision.reasons.retain(|r| r.code != ReasonCode::Shadow);
+            decision.reasons.push(Reason {
+                code: ReasonCode::Shadow,
+                rule: None,
+                message: format!(
+                    "shadow mode: recorded, not enforced; the outcome would have been `{}`",
+                    would.as_str()
+                ),
+            });
+            decision.mode = Mode::Shadow;
+            decision.outcome = Outcome::Allow;
+            decision.approval = None;
+            decision.rewritten_args = None;
+            decision.constraints = None;
+        } else if matches!(decision.outcome, Outcome::Deny | Outcome::RequireApproval) {
+            if let Some(grant) = self.break_glass_for(b, request, now_ms) {
+                let would = decision.outcome;
+                decision.reasons.push(Reason {
+                    code: ReasonCode::BreakGlass,
+                    rule: None,
+                    message: format!(
+                        "break-glass {} by {} ({}) overrode `{}`; it expires {}",
+                        grant.id,
+                        grant.operator,
+                        grant.reason,
+                        would.as_str(),
+                        ward_policy::rfc3339(grant.expires_ms.div_euclid(1000))
+                    ),
+                });
+                decision.mode = Mode::Override;
+                decision.outcome = Outcome::Allow;
+                decision.approval = None;
+                run.alerts.push(format!(
+                    "break-glass {} used by {} for {} in tenant {}",
+                    grant.id,
+                    grant.operator,
+                    request.tool.as_deref().unwrap_or("-"),
+                    request.actor.tenant
+                ));
+            }
+        }
+        if let (Outcome::RequireApproval, Some(ticket)) = (decision.outcome, &decision.approval) {
+            let record = ApprovalRecord {
+                id: ticket.id.clone(),
+                tenant: request.actor.tenant.clone(),
+                decision_id: decision.decision_id.clone(),
+                request_digest: Digest::of_request(request)
+                    .map_err(|e| internal("request digest", e))?
+                    .to_string(),
+                policy_digest: b.record.digest.clone(),
+                tool: request.tool.clone(),
+                args: request.args.clone(),
+                message: decision
+                    .reasons
+                    .iter()
+                    .map(|r| r.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                requester: request.actor.principal.id.clone(),
+                approvers: ticket.approvers.clone(),
+                quorum: ticket.quorum,
+                created_ms: now_ms,
+                expires_ms: ticket
+                    .expires_at
+                    .parse::<ward_audit::Timestamp>()
+                    .ok()
+                    .and_then(|t| i64::try_from(t.unix_millis()).ok())
+                    .unwrap_or(now_ms),
+                status: ApprovalStatus::Pending,
+                votes: Vec::new(),
+            };
+            blocking(&self.inner.state, move |s| s.create_approval(&record))
+                .await
+                .map_err(|e| internal("approval store", e))?;
+        }
+        Ok(decision)
+    }
+
+    fn shadowed(&self, b: &ActiveBundle, request: &Request) -> bool {
+        let actor = &request.actor;
+        let tool = request.tool.as_deref();
+        let capability = tool
+            .and_then(|t| b.compiled.tool(t))
+            .map(|t| t.capability.as_str());
+        self.cache().switches.iter().any(|s| {
+            s.kind == SwitchKind::Shadow
+                && s.scope
+                    .covers(&actor.tenant, &actor.agent.id, tool, capability)
+        })
+    }
+
+    fn break_glass_for(
+        &self,
+        b: &ActiveBundle,
+        request: &Request,
+        now_ms: i64,
+    ) -> Option<crate::switches::BreakGlass> {
+        let actor = &request.actor;
+        let tool = request.tool.as_deref();
+        let capability = tool
+            .and_then(|t| b.compiled.tool(t))
+            .map(|t| t.capability.as_str());
+        self.cache()
+            .break_glass
+            .iter()
+            .find(|g| {
+                g.expires_ms > now_ms
+                    && g.scope
+                        .covers(&actor.tenant, &actor.agent.id, tool, capability)
+            })
+            .cloned()
+    }
+
+    async fn take_limits(&self, b: &ActiveBundle, request: &Request, now: i64) -> Result<(), Stop> {
+        for limit in gather::limits_in_scope(&b.compiled, request) {
+            let Some(amount) = gather::limit_amount(limit, &request.args) else {
+                return Err((
+                    ReasonCode::SchemaViolation,
+                    format!(
+                        "limit `{}` sums `{}`, which is missing or not a non-negative number",
+                        limit.id,
+                        limit.sum_arg.as_deref().unwrap_or_default()
+                    ),
+                ));
+            };
+            let key = gather::limit_key(limit, request);
+            let start = gather::window_start(limit, now);
+            let max = limit.max;
+            let taken = blocking(&self.inner.state, move |s| {
+                s.limit_take(&key, start, amount, max)
+            })
+            .await
+            .map_err(|e| internal("limit counters", e))?;
+            if let LimitTake::Refused { used } = taken {
+                let (code, what) = if limit.sum_arg.is_some() {
+                    (ReasonCode::BudgetExceeded, "budget")
+                } else {
+                    (ReasonCode::RateLimited, "rate limit")
+                };
+                return Err((
+                    code,
+                    format!(
+                        "{what} `{}` is used up: {used} of {} in the current {} s window",
+                        limit.id, limit.max, limit.window_secs
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends the decision to the audit log and attaches the receipt. If
+    /// the log cannot take it, the answer is a deny without a receipt: no
+    /// permit ever leaves without one.
+    async fn receipt(
+        &self,
+        bundle: Option<&ActiveBundle>,
+        request: &Request,
+        mut decision: Decision,
+        claimed: Option<String>,
+        run: &mut Run,
+    ) -> Decision {
+        let time =
+            ward_audit::Timestamp::from_unix_millis(u64::try_from(self.now_ms()).unwrap_or(0));
+        let appended = match ward_audit::AppendRequest::decision(request, &decision, time) {
+            Ok(append) => self
+                .inner
+                .audit
+                .append(append)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        run.lap(Stage::Receipt);
+        let tenant = request.actor.tenant.clone();
+        match appended {
+            Ok(receipt) => {
+                decision.receipt = Some(receipt.encode());
+                if let Some(key) = claimed {
+                    if let Ok(json) = serde_json::to_string(&decision) {
+                        // The decision stands even if its replay copy is lost.
+                        let _ = blocking(&self.inner.state, move |s| {
+                            s.idem_finish(&tenant, &key, &json)
+                        })
+                        .await;
+                    }
+                }
+                decision
+            }
+            Err(e) => {
+                if let Some(key) = claimed {
+                    let _ =
+                        blocking(&self.inner.state, move |s| s.idem_release(&tenant, &key)).await;
+                }
+                let now = self.now_ms().div_euclid(1000);
+                let mut deny = stage_deny(
+                    bundle,
+                    request,
+                    internal("audit log unavailable, no receipt", e),
+                    now,
+                );
+                deny.reasons.extend(
+                    decision
+                        .reasons
+                        .into_iter()
+                        .filter(|_| decision.outcome == Outcome::Deny),
+                );
+                deny
+            }
+        }
+    }
+}
+
+enum Claim {
+    Claimed,
+    Replay(Box<Decision>),
+}

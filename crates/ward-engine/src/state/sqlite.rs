@@ -1,0 +1,398 @@
+//! The embedded state store: one SQLite file (WAL, `synchronous=FULL`).
+//!
+//! Records are kept as JSON next to the columns they are looked up by, so
+//! the schema stays small; the atomic operations (limit takes, idempotency
+//! claims, approval votes) are single statements or `IMMEDIATE`
+//! transactions.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::{BundleRecord, IdemClaim, LimitTake, StateError, StateStore};
+use crate::approvals::ApprovalRecord;
+use crate::identity::ApiKeyRecord;
+use crate::registry::AgentRecord;
+use crate::switches::{BreakGlass, Scope, Switch, SwitchKind};
+
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS api_keys (id TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS agents (id TEXT NOT NULL, version TEXT NOT NULL, body TEXT NOT NULL,
+  PRIMARY KEY (id, version));
+CREATE TABLE IF NOT EXISTS switches (kind TEXT NOT NULL, scope TEXT NOT NULL, body TEXT NOT NULL,
+  PRIMARY KEY (kind, scope));
+CREATE TABLE IF NOT EXISTS break_glass (id TEXT PRIMARY KEY, expires_ms INTEGER NOT NULL, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS idempotency (tenant TEXT NOT NULL, key TEXT NOT NULL,
+  request_digest TEXT NOT NULL, at_ms INTEGER NOT NULL, decision TEXT,
+  PRIMARY KEY (tenant, key));
+CREATE TABLE IF NOT EXISTS limits (key TEXT NOT NULL, window_start INTEGER NOT NULL, used REAL NOT NULL,
+  PRIMARY KEY (key, window_start));
+CREATE TABLE IF NOT EXISTS approvals (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, created_ms INTEGER NOT NULL,
+  body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS approvals_tenant ON approvals (tenant, created_ms);
+CREATE TABLE IF NOT EXISTS bundles (digest TEXT PRIMARY KEY, uploaded_ms INTEGER NOT NULL, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS active_bundle (one INTEGER PRIMARY KEY CHECK (one = 1), digest TEXT NOT NULL,
+  at_ms INTEGER NOT NULL);
+";
+
+/// The SQLite state store.
+#[derive(Debug)]
+pub struct SqliteState {
+    conn: Mutex<Connection>,
+}
+
+fn to_json(value: &impl Serialize) -> Result<String, StateError> {
+    serde_json::to_string(value).map_err(StateError::of)
+}
+
+fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, StateError> {
+    serde_json::from_str(text).map_err(|e| StateError(format!("corrupt record: {e}")))
+}
+
+impl SqliteState {
+    /// Opens (creating if needed) the state database at `path`.
+    pub fn open(path: &Path) -> Result<SqliteState, StateError> {
+        let conn =
+            Connection::open(path).map_err(|e| StateError(format!("{}: {e}", path.display())))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(StateError::of)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(StateError::of)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(StateError::of)?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(StateError::of)?;
+        if version != 0 && version != SCHEMA_VERSION {
+            return Err(StateError(format!(
+                "{}: state schema version {version}, this build reads {SCHEMA_VERSION}",
+                path.display()
+            )));
+        }
+        conn.execute_batch(SCHEMA).map_err(StateError::of)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(StateError::of)?;
+        Ok(SqliteState {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> Result<MutexGuard<'_, Connection>, StateError> {
+        self.conn
+            .lock()
+            .map_err(|_| StateError("state connection poisoned".into()))
+    }
+
+    fn all<T: DeserializeOwned>(&self, sql: &str) -> Result<Vec<T>, StateError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(sql).map_err(StateError::of)?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(StateError::of)?;
+        rows.map(|r| from_json(&r.map_err(StateError::of)?))
+            .collect()
+    }
+}
+
+impl StateStore for SqliteState {
+    fn put_api_key(&self, key: &ApiKeyRecord) -> Result<(), StateError> {
+        self.conn()?
+            .execute(
+                "INSERT OR REPLACE INTO api_keys (id, body) VALUES (?1, ?2)",
+                params![key.id, to_json(key)?],
+            )
+            .map_err(StateError::of)?;
+        Ok(())
+    }
+
+    fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StateError> {
+        self.all("SELECT body FROM api_keys ORDER BY id")
+    }
+
+    fn put_agent(&self, agent: &AgentRecord) -> Result<(), StateError> {
+        self.conn()?
+            .execute(
+                "INSERT OR REPLACE INTO agents (id, version, body) VALUES (?1, ?2, ?3)",
+                params![agent.id, agent.version, to_json(agent)?],
+            )
+            .map_err(StateError::of)?;
+        Ok(())
+    }
+
+    fn agents(&self) -> Result<Vec<AgentRecord>, StateError> {
+        self.all("SELECT body FROM agents ORDER BY id, version")
+    }
+
+    fn put_switch(&self, switch: &Switch) -> Result<(), StateError> {
+        self.conn()?
+            .execute(
+                "INSERT OR REPLACE INTO switches (kind, scope, body) VALUES (?1, ?2, ?3)",
+                params![switch.kind.as_str(), switch.scope.label(), to_json(switch)?],
+            )
+            .map_err(StateError::of)?;
+        Ok(())
+    }
+
+    fn clear_switch(&self, kind: SwitchKind, scope: &Scope) -> Result<bool, StateError> {
+        let n = self
+            .conn()?
+            .execute(
+                "DELETE FROM switches WHERE kind = ?1 AND scope = ?2",
+                params![kind.as_str(), scope.label()],
+            )
+            .map_err(StateError::of)?;
+        Ok(n > 0)
+    }
+
+    fn switches(&self) -> Result<Vec<Switch>, StateError> {
+        self.all("SELECT body FROM switches ORDER BY kind, scope")
+    }
+
+    fn put_break_glass(&self, grant: &BreakGlass) -> Result<(), StateError> {
+        self.conn()?
+            .execute(
+                "INSERT OR REPLACE INTO break_glass (id, expires_ms, body) VALUES (?1, ?2, ?3)",
+                params![grant.id, grant.expires_ms, to_json(grant)?],
+            )
+            .map_err(StateError::of)?;
+        Ok(())
+    }
+
+    fn break_glass(&self, now_ms: i64) -> Result<Vec<BreakGlass>, StateError> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare_cached("SELECT body FROM break_glass WHERE expires_ms > ?1 ORDER BY id")
+            .map_err(StateError::of)?;
+        let rows = stmt
+            .query_map([now_ms], |r| r.get::<_, String>(0))
+            .map_err(StateError::of)?;
+        rows.map(|r| from_json(&r.map_err(StateError::of)?))
+            .collect()
+    }
+
+    fn idem_claim(
+        &self,
+        tenant: &str,
+        key: &str,
+        request_digest: &str,
+        now_ms: i64,
+        expire_before_ms: i64,
+    ) -> Result<IdemClaim, StateError> {
+        let mut conn = self.conn()?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StateError::of)?;
+        let seen: Option<(String, i64, Option<String>)> = tx
+            .query_row(
+                "SELECT request_digest, at_ms, decision FROM idempotency WHERE tenant = ?1 AND key = ?2",
+                params![tenant, key],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(StateError::of)?;
+        let claim = match seen {
+            Some((digest, at, decision)) if at >= expire_before_ms => IdemClaim::Seen {
+                request_digest: digest,
+                decision,
+            },
+            _ => {
+                tx.execute(
+                    "INSERT OR REPLACE INTO idempotency (tenant, key, request_digest, at_ms, decision)
+                     VALUES (?1, ?2, ?3, ?4, NULL)",
+                    params![tenant, key, request_digest, now_ms],
+                )
+                .map_err(StateError::of)?;
+                IdemClaim::Claimed
+            }
+        };
+        tx.commit().map_err(StateError::of)?;
+        Ok(claim)
+    }
+
+    fn idem_finish(&self, tenant: &str, key: &str, decision: &str) -> Result<(), StateError> {
+        self.conn()?
+            .execute(
+                "UPDATE idempotency SET decision = ?3 WHERE tenant = ?1 AND key = ?2",
+                params![tenant, key, decision],
+            )
+            .map_err(StateError::of)?;
+        Ok(())
+    }
+
+    fn idem_release(&self, tenant: &str, key: &str) -> Result<(), StateError> {
+        self.conn()?
+            .execute(
+                "DELETE FROM idempotency WHERE tenant = ?1 AND key = ?2 AND decision IS NULL",
+                params![tenant, key],
+            )
+            .map_err(StateError::of)?;
+        Ok(())
+    }
+
+    fn limit_take(
+        &self,
+        key: &str,
+        window_start: i64,
+        amount: f64,
+        max: f64,
+    ) -> Result<LimitTake, StateError> {
+        let conn = self.conn()?;
+        // One statement: insert the first take, or add when it fits.
+        let taken: Option<f64> = conn
+            .query_row(
+                "INSERT INTO limits (key, window_start, used) SELECT ?1, ?2, ?3 WHERE ?3 <= ?4
+                 ON CONFLICT (key, window_start) DO UPDATE SET used = used + excluded.used
+                   WHERE limits.used + excluded.used <= ?4
+                 RETURNING used",
+                params![key, window_start, amount, max],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(StateError::of)?;
+        match taken {
+            Some(used) => Ok(LimitTake::Taken { used }),
+            None => {
+                let used: Option<f64> = conn
+                    .query_row(
+                        "SELECT used FROM limits WHERE key = ?1 AND window_start = ?2",
+                        params![key, window_start],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(StateError::of)?;
+                Ok(LimitTake::Refused {
+                    used: used.unwrap_or(0.0),
+                })
+            }
+        }
+    }
+
+    fn limit_used(&self, key: &str, window_start: i64) -> Result<f64, StateError> {
+        let used: Option<f64> = self
+            .conn()?
+            .query_row(
+                "SELECT used FROM limits WHERE key = ?1 AND window_start = ?2",
+                params![key, window_start],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(StateError::of)?;
+        Ok(used.unwrap_or(0.0))
+    }
+
+    fn create_approval(&self, approval: &ApprovalRecord) -> Result<(), StateError> {
+        self.conn()?
+            .execute(
+                "INSERT OR IGNORE INTO approvals (id, tenant, created_ms, body) VALUES (?1, ?2, ?3, ?4)",
+                params![approval.id, approval.tenant, approval.created_ms, to_json(approval)?],
+            )
+            .map_err(StateError::of)?;
+        Ok(())
+    }
+
+    fn approval(&self, id: &str) -> Result<Option<ApprovalRecord>, StateError> {
+        let body: Option<String> = self
+            .conn()?
+            .query_row("SELECT body FROM approvals WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(StateError::of)?;
+        body.map(|b| from_json(&b)).transpose()
+    }
+
+    fn approvals(&self, tenant: Option<&str>) -> Result<Vec<ApprovalRecord>, StateError> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT body FROM approvals WHERE ?1 IS NULL OR tenant = ?1
+                 ORDER BY created_ms DESC, id",
+            )
+            .map_err(StateError::of)?;
+        let rows = stmt
+            .query_map([tenant], |r| r.get::<_, String>(0))
+            .map_err(StateError::of)?;
+        rows.map(|r| from_json(&r.map_err(StateError::of)?))
+            .collect()
+    }
+
+    fn update_approval(
+        &self,
+        old: &ApprovalRecord,
+        new: &ApprovalRecord,
+    ) -> Result<bool, StateError> {
+        let n = self
+            .conn()?
+            .execute(
+                "UPDATE approvals SET body = ?3 WHERE id = ?1 AND body = ?2",
+                params![new.id, to_json(old)?, to_json(new)?],
+            )
+            .map_err(StateError::of)?;
+        Ok(n == 1)
+    }
+
+    fn put_bundle(&self, bundle: &BundleRecord) -> Result<(), StateError> {
+        self.conn()?
+            .execute(
+                "INSERT OR IGNORE INTO bundles (digest, uploaded_ms, body) VALUES (?1, ?2, ?3)",
+                params![bundle.digest, bundle.uploaded_ms, to_json(bundle)?],
+            )
+            .map_err(StateError::of)?;
+        Ok(())
+    }
+
+    fn bundle(&self, digest: &str) -> Result<Option<BundleRecord>, StateError> {
+        let body: Option<String> = self
+            .conn()?
+            .query_row(
+                "SELECT body FROM bundles WHERE digest = ?1",
+                [digest],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(StateError::of)?;
+        body.map(|b| from_json(&b)).transpose()
+    }
+
+    fn bundles(&self) -> Result<Vec<BundleRecord>, StateError> {
+        let mut all: Vec<BundleRecord> =
+            self.all("SELECT body FROM bundles ORDER BY uploaded_ms DESC, digest")?;
+        for b in &mut all {
+            b.files.clear();
+        }
+        Ok(all)
+    }
+
+    fn activate_bundle(&self, digest: &str, now_ms: i64) -> Result<(), StateError> {
+        let conn = self.conn()?;
+        let known: Option<i64> = conn
+            .query_row("SELECT 1 FROM bundles WHERE digest = ?1", [digest], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(StateError::of)?;
+        if known.is_none() {
+            return Err(StateError(format!("no archived bundle {digest}")));
+        }
+        conn.execute(
+            "INSERT OR REPLACE INTO active_bundle (one, digest, at_ms) VALUES (1, ?1, ?2)",
+            params![digest, now_ms],
+        )
+        .map_err(StateError::of)?;
+        Ok(())
+    }
+
+    fn active_bundle(&self) -> Result<Option<String>, StateError> {
+        self.conn()?
+            .query_row("SELECT digest FROM active_bundle WHERE one = 1", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(StateError::of)
+    }
+}
