@@ -547,8 +547,9 @@ impl Engine {
                 approvers: ticket.approvers.clone(),
                 quorum: ticket.quorum,
                 created_ms: now_ms,
-                expires_ms: ticket
-                    .expires_at
+                // `expires_at` is whole seconds (`...:SSZ`); an unparsable
+                // one expires at once.
+                expires_ms: format!("{}.000Z", ticket.expires_at.trim_end_matches('Z'))
                     .parse::<ward_audit::Timestamp>()
                     .ok()
                     .and_then(|t| i64::try_from(t.unix_millis()).ok())
