@@ -547,12 +547,7 @@ impl Engine {
                 approvers: ticket.approvers.clone(),
                 quorum: ticket.quorum,
                 created_ms: now_ms,
-                expires_ms: ticket
-                    .expires_at
-                    .parse::<ward_audit::Timestamp>()
-                    .ok()
-                    .and_then(|t| i64::try_from(t.unix_millis()).ok())
-                    .unwrap_or(now_ms),
+                expires_ms: expiry_ms(&ticket.expires_at).unwrap_or(now_ms),
                 status: ApprovalStatus::Pending,
                 votes: Vec::new(),
             };
@@ -701,4 +696,15 @@ impl Engine {
 enum Claim {
     Claimed,
     Replay(Box<Decision>),
+}
+
+/// Unix milliseconds of an approval ticket's `expires_at`: RFC 3339 in whole
+/// seconds (`...:SSZ`, as the policy writes it) or with milliseconds.
+fn expiry_ms(text: &str) -> Option<i64> {
+    let text = match text.strip_suffix('Z') {
+        Some(secs) if text.len() == 20 => format!("{secs}.000Z"),
+        _ => text.to_owned(),
+    };
+    let time = text.parse::<ward_audit::Timestamp>().ok()?;
+    i64::try_from(time.unix_millis()).ok()
 }
