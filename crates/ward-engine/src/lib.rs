@@ -8,7 +8,7 @@
 //! injected. Every failure is a deny with its own reason code.
 //!
 //! State lives behind [`StateStore`]: [`SqliteState`] is the embedded
-//! default; a PostgreSQL store lets several nodes share state.
+//! default; [`PgState`] lets several nodes share state in PostgreSQL.
 
 mod admin;
 mod approvals;
@@ -35,5 +35,5 @@ pub use identity::{
 };
 pub use pipeline::{Decided, Stage};
 pub use registry::{AgentRecord, ModelInfo};
-pub use state::{BundleRecord, IdemClaim, LimitTake, SqliteState, StateError, StateStore};
+pub use state::{BundleRecord, IdemClaim, LimitTake, PgState, SqliteState, StateError, StateStore};
 pub use switches::{BreakGlass, Scope, Switch, SwitchKind};

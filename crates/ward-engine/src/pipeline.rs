@@ -72,6 +72,8 @@ struct Run {
     stages: Vec<(Stage, Duration)>,
     mark: Instant,
     alerts: Vec<String>,
+    /// The idempotency key this call claimed, if it did.
+    claimed: Option<String>,
 }
 
 impl Run {
@@ -143,6 +145,7 @@ impl Engine {
             stages: vec![(Stage::Authenticate, start.elapsed())],
             mark: Instant::now(),
             alerts: Vec::new(),
+            claimed: None,
         };
         let budget = self.inner.config.decision_budget;
         let work = self.run(&request, &mut run);
@@ -150,11 +153,14 @@ impl Engine {
         let (decision, replayed) = match result {
             Ok(done) => done,
             Err(_) => {
-                if let Some(key) = request.idempotency_key.clone() {
+                // Only a claim this call made is released (a call that found
+                // another's claim in flight must not free it). Best effort,
+                // in the background: let a retry with the key decide afresh.
+                if let Some(key) = run.claimed.take() {
                     let tenant = request.actor.tenant.clone();
-                    // Best effort: let a retry with the key decide afresh.
-                    drop(blocking(&self.inner.state, move |s| {
-                        s.idem_release(&tenant, &key)
+                    let state = std::sync::Arc::clone(&self.inner.state);
+                    drop(tokio::task::spawn_blocking(move || {
+                        state.idem_release(&tenant, &key)
                     }));
                 }
                 let now = self.now_ms().div_euclid(1000);
@@ -194,7 +200,10 @@ impl Engine {
         let mut claimed = None;
         if let Some(key) = &request.idempotency_key {
             match self.claim(request, key, now_ms).await {
-                Ok(Claim::Claimed) => claimed = Some(key.clone()),
+                Ok(Claim::Claimed) => {
+                    claimed = Some(key.clone());
+                    run.claimed = Some(key.clone());
+                }
                 Ok(Claim::Replay(decision)) => {
                     run.lap(Stage::Idempotency);
                     return (*decision, true);
@@ -547,13 +556,7 @@ impl Engine {
                 approvers: ticket.approvers.clone(),
                 quorum: ticket.quorum,
                 created_ms: now_ms,
-                // `expires_at` is whole seconds (`...:SSZ`); an unparsable
-                // one expires at once.
-                expires_ms: format!("{}.000Z", ticket.expires_at.trim_end_matches('Z'))
-                    .parse::<ward_audit::Timestamp>()
-                    .ok()
-                    .and_then(|t| i64::try_from(t.unix_millis()).ok())
-                    .unwrap_or(now_ms),
+                expires_ms: expiry_ms(&ticket.expires_at).unwrap_or(now_ms),
                 status: ApprovalStatus::Pending,
                 votes: Vec::new(),
             };
@@ -702,4 +705,15 @@ impl Engine {
 enum Claim {
     Claimed,
     Replay(Box<Decision>),
+}
+
+/// Unix milliseconds of an approval ticket's `expires_at`: RFC 3339 in whole
+/// seconds (`...:SSZ`, as the policy writes it) or with milliseconds.
+fn expiry_ms(text: &str) -> Option<i64> {
+    let text = match text.strip_suffix('Z') {
+        Some(secs) if text.len() == 20 => format!("{secs}.000Z"),
+        _ => text.to_owned(),
+    };
+    let time = text.parse::<ward_audit::Timestamp>().ok()?;
+    i64::try_from(time.unix_millis()).ok()
 }

@@ -4,14 +4,16 @@
 //!
 //! [`StateStore`] is implemented by [`SqliteState`] (the embedded default:
 //! one file in the data directory) and [`PgState`] (several nodes sharing
-//! PostgreSQL). Both run the same conformance suite
+//! one PostgreSQL database, each with its own connection pool). Both run the same conformance suite
 //! (`tests/state_conformance.rs`). Calls are synchronous and short; the
 //! engine runs them on the blocking pool. Every operation that must be
 //! atomic across nodes (a limit take, an idempotency claim, a vote) is one
 //! statement or one transaction in the store.
 
+mod postgres;
 mod sqlite;
 
+pub use postgres::PgState;
 pub use sqlite::SqliteState;
 
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,276 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failure is the point"
+)]
+//! A decision that runs past its budget releases the idempotency key it
+//! claimed, so a retry decides afresh instead of being told, until the key
+//! expires, that the first call is still being decided.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use ward_audit::{LogKey, SqliteStore, Timestamp, Writer, WriterConfig};
+use ward_core::{Outcome, PrincipalKind, ReasonCode, Request};
+use ward_engine::{
+    bundle_record, system_clock, AgentRecord, ApiKeyRecord, ApprovalRecord, BreakGlass,
+    BundleRecord, Credentials, Engine, EngineConfig, IdemClaim, LimitTake, ModelInfo, Scope,
+    SqliteState, StateError, StateStore, Switch, SwitchKind, ROLE_ADMIN,
+};
+
+/// SQLite state whose approval lookups stall while `slow` is set.
+struct Stalling {
+    inner: SqliteState,
+    slow: Arc<AtomicBool>,
+}
+
+impl StateStore for Stalling {
+    fn put_api_key(&self, key: &ApiKeyRecord) -> Result<(), StateError> {
+        self.inner.put_api_key(key)
+    }
+    fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StateError> {
+        self.inner.api_keys()
+    }
+    fn put_agent(&self, agent: &AgentRecord) -> Result<(), StateError> {
+        self.inner.put_agent(agent)
+    }
+    fn agents(&self) -> Result<Vec<AgentRecord>, StateError> {
+        self.inner.agents()
+    }
+    fn put_switch(&self, switch: &Switch) -> Result<(), StateError> {
+        self.inner.put_switch(switch)
+    }
+    fn clear_switch(&self, kind: SwitchKind, scope: &Scope) -> Result<bool, StateError> {
+        self.inner.clear_switch(kind, scope)
+    }
+    fn switches(&self) -> Result<Vec<Switch>, StateError> {
+        self.inner.switches()
+    }
+    fn put_break_glass(&self, grant: &BreakGlass) -> Result<(), StateError> {
+        self.inner.put_break_glass(grant)
+    }
+    fn break_glass(&self, now_ms: i64) -> Result<Vec<BreakGlass>, StateError> {
+        self.inner.break_glass(now_ms)
+    }
+    fn idem_claim(
+        &self,
+        tenant: &str,
+        key: &str,
+        digest: &str,
+        now_ms: i64,
+        expire_before_ms: i64,
+    ) -> Result<IdemClaim, StateError> {
+        self.inner
+            .idem_claim(tenant, key, digest, now_ms, expire_before_ms)
+    }
+    fn idem_finish(&self, tenant: &str, key: &str, decision: &str) -> Result<(), StateError> {
+        self.inner.idem_finish(tenant, key, decision)
+    }
+    fn idem_release(&self, tenant: &str, key: &str) -> Result<(), StateError> {
+        self.inner.idem_release(tenant, key)
+    }
+    fn limit_take(
+        &self,
+        key: &str,
+        start: i64,
+        amount: f64,
+        max: f64,
+    ) -> Result<LimitTake, StateError> {
+        self.inner.limit_take(key, start, amount, max)
+    }
+    fn limit_used(&self, key: &str, start: i64) -> Result<f64, StateError> {
+        self.inner.limit_used(key, start)
+    }
+    fn create_approval(&self, approval: &ApprovalRecord) -> Result<(), StateError> {
+        self.inner.create_approval(approval)
+    }
+    fn approval(&self, id: &str) -> Result<Option<ApprovalRecord>, StateError> {
+        if self.slow.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_secs(3));
+        }
+        self.inner.approval(id)
+    }
+    fn approvals(&self, tenant: Option<&str>) -> Result<Vec<ApprovalRecord>, StateError> {
+        self.inner.approvals(tenant)
+    }
+    fn update_approval(
+        &self,
+        old: &ApprovalRecord,
+        new: &ApprovalRecord,
+    ) -> Result<bool, StateError> {
+        self.inner.update_approval(old, new)
+    }
+    fn put_bundle(&self, bundle: &BundleRecord) -> Result<(), StateError> {
+        self.inner.put_bundle(bundle)
+    }
+    fn bundle(&self, digest: &str) -> Result<Option<BundleRecord>, StateError> {
+        self.inner.bundle(digest)
+    }
+    fn bundles(&self) -> Result<Vec<BundleRecord>, StateError> {
+        self.inner.bundles()
+    }
+    fn activate_bundle(&self, digest: &str, now_ms: i64) -> Result<(), StateError> {
+        self.inner.activate_bundle(digest, now_ms)
+    }
+    fn active_bundle(&self) -> Result<Option<String>, StateError> {
+        self.inner.active_bundle()
+    }
+}
+
+fn key_spec(tenant: &str, principal: &str, kind: PrincipalKind, roles: &[&str]) -> ApiKeyRecord {
+    ApiKeyRecord {
+        id: String::new(),
+        hash: String::new(),
+        tenant: tenant.into(),
+        principal: principal.into(),
+        kind,
+        roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+        agent: None,
+        revoked: false,
+    }
+}
+
+fn creds(key: &str) -> Credentials {
+    Credentials {
+        bearer: Some(key.to_owned()),
+        on_behalf_of: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_decision_releases_its_idempotency_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let slow = Arc::new(AtomicBool::new(false));
+    let state = Stalling {
+        inner: SqliteState::open(&dir.path().join("state.db")).unwrap(),
+        slow: Arc::clone(&slow),
+    };
+    let audit = Writer::start(
+        Box::new(SqliteStore::open(&dir.path().join("audit.db")).unwrap()),
+        LogKey::from_seed("ward/test", [3; 32]).unwrap(),
+        Arc::new(Timestamp::now),
+        WriterConfig::default(),
+    )
+    .unwrap();
+    let bundle = bundle_record(
+        vec![(
+            "bundle.yaml".into(),
+            include_str!("../../../examples/bundles/support/bundle.yaml").into(),
+        )],
+        None,
+        1_000,
+    )
+    .unwrap();
+    let config = EngineConfig {
+        decision_budget: Duration::from_secs(1),
+        stale_after: Duration::from_secs(120),
+        ..EngineConfig::default()
+    };
+    let engine = Engine::start(
+        Arc::new(state),
+        audit,
+        system_clock(),
+        config,
+        None,
+        Some(bundle),
+    )
+    .await
+    .unwrap();
+    engine.spawn_refresh();
+    let admin_key = engine
+        .bootstrap_api_key(key_spec("*", "ops", PrincipalKind::User, &[ROLE_ADMIN]))
+        .await
+        .unwrap()
+        .key;
+    let agent_key = engine
+        .bootstrap_api_key(ApiKeyRecord {
+            agent: Some("support-bot".into()),
+            ..key_spec(
+                "acme",
+                "svc-support",
+                PrincipalKind::Service,
+                &["support", "premium"],
+            )
+        })
+        .await
+        .unwrap()
+        .key;
+    let admin = engine.authenticate(&creds(&admin_key)).unwrap();
+    engine
+        .register_agent(
+            &admin,
+            AgentRecord {
+                id: "support-bot".into(),
+                version: "1.0.0".into(),
+                model: ModelInfo {
+                    provider: "anthropic".into(),
+                    id: "claude-sonnet-4-5".into(),
+                    version: String::new(),
+                },
+                prompt_digest: format!("sha256:{}", "ab".repeat(32)),
+                tools: Vec::new(),
+                owner: "support-platform@example.com".into(),
+                environment: "production".into(),
+                active: true,
+            },
+        )
+        .await
+        .unwrap();
+    let request: Request = serde_json::from_value(json!({
+        "intervention": "pre_tool_call",
+        "actor": {
+            "principal": {"id": "svc-support", "kind": "service"},
+            "tenant": "acme",
+            "session": "s-1",
+            "agent": {"id": "support-bot", "version": "1.0.0"}
+        },
+        "tool": "approve_refund",
+        "args": {"order_id": "8812", "amount": 750.0},
+        "context": {"order_age_days": 3},
+        "idempotency_key": "retry-me",
+        "approval_id": "apr_unknown"
+    }))
+    .unwrap();
+
+    slow.store(true, Ordering::SeqCst);
+    let first = engine
+        .decide(&creds(&agent_key), request.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        first
+            .decision
+            .reasons
+            .iter()
+            .map(|r| r.code)
+            .collect::<Vec<_>>(),
+        [ReasonCode::Timeout]
+    );
+    slow.store(false, Ordering::SeqCst);
+
+    // The release runs in the background; the retry decides afresh once
+    // it has (generous bound: the stalled lookup holds a blocking thread).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let retry = engine
+            .decide(&creds(&agent_key), request.clone())
+            .await
+            .unwrap();
+        let codes: Vec<ReasonCode> = retry.decision.reasons.iter().map(|r| r.code).collect();
+        if codes != [ReasonCode::IdempotentReplay] {
+            assert!(!retry.replayed);
+            assert_eq!(retry.decision.outcome, Outcome::Deny);
+            assert_eq!(codes, [ReasonCode::ApprovalMismatch]);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the timed-out call never released its idempotency key"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
