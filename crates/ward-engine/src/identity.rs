@@ -3,9 +3,10 @@
 //!
 //! An agent or service presents an API key (`wk_<id>_<secret>`); the gate
 //! stores only the SHA-256 of the whole key. A human presents a JWT (see
-//! [`crate::jwt`]). An agent key may act for a human when the human's JWT is
-//! presented alongside it. The body's actor is then checked against what the
-//! credentials established: it may narrow the roles, never widen anything.
+//! [`crate::JwksVerifier`]). An agent key may act for a human when the
+//! human's JWT is presented alongside it. The body's actor is then checked
+//! against what the credentials established: it may narrow the roles, never
+//! widen anything.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};

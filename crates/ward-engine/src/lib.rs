@@ -17,6 +17,7 @@ mod bundles;
 mod engine;
 mod gather;
 mod identity;
+mod jwt;
 mod pipeline;
 mod registry;
 mod state;
@@ -33,6 +34,7 @@ pub use identity::{
     bind_actor, check_api_key, hash_key, key_id, new_api_key, ApiKeyRecord, AuthError, Credentials,
     Identity, NewApiKey, ROLE_ADMIN, ROLE_BREAK_GLASS,
 };
+pub use jwt::{load_jwks, JwksError, JwksVerifier, JwtConfig, MAX_TOKEN_BYTES};
 pub use pipeline::{Decided, Stage};
 pub use registry::{AgentRecord, ModelInfo};
 pub use state::{BundleRecord, IdemClaim, LimitTake, PgState, SqliteState, StateError, StateStore};
