@@ -82,6 +82,19 @@ impl fmt::Display for Timestamp {
     }
 }
 
+impl Timestamp {
+    /// Parses a query bound: a day (`2026-07-01`, its midnight UTC), whole
+    /// seconds (`2026-07-01T00:00:00Z`) or the log's own millisecond form.
+    pub fn parse_bound(text: &str) -> Result<Timestamp, TimestampError> {
+        let full = match (text.len(), text.strip_suffix('Z')) {
+            (10, _) => format!("{text}T00:00:00.000Z"),
+            (20, Some(secs)) => format!("{secs}.000Z"),
+            _ => text.to_owned(),
+        };
+        full.parse()
+    }
+}
+
 impl FromStr for Timestamp {
     type Err = TimestampError;
 

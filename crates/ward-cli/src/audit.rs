@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
-use ward_audit::{ArgFilter, ArgOp, ArgValue, Filter, SqliteStore, Timestamp};
+use ward_audit::{ArgFilter, Filter, SqliteStore, Timestamp};
 
 use crate::files::write_out;
 use crate::Failure;
@@ -153,47 +153,13 @@ fn open(db: &Path) -> Result<SqliteStore, Failure> {
     SqliteStore::open(db).map_err(|e| Failure::input(e.to_string()))
 }
 
-/// Parses `2026-07-01`, `2026-07-01T00:00:00Z` or the log's own
-/// millisecond form `2026-07-01T00:00:00.000Z`.
 fn time(s: &Option<String>) -> Result<Option<Timestamp>, Failure> {
-    let Some(t) = s.as_deref() else {
-        return Ok(None);
-    };
-    let full = match (t.len(), t.strip_suffix('Z')) {
-        (10, _) => format!("{t}T00:00:00.000Z"),
-        (20, Some(secs)) => format!("{secs}.000Z"),
-        _ => t.to_owned(),
-    };
-    full.parse::<Timestamp>()
-        .map(Some)
-        .map_err(|e| Failure::input(format!("`--from`/`--until` `{t}`: {e}")))
-}
-
-fn arg_filter(text: &str) -> Result<ArgFilter, Failure> {
-    const OPS: [(&str, ArgOp); 6] = [
-        ("<=", ArgOp::Le),
-        (">=", ArgOp::Ge),
-        ("!=", ArgOp::Ne),
-        ("<", ArgOp::Lt),
-        (">", ArgOp::Gt),
-        ("=", ArgOp::Eq),
-    ];
-    for (token, op) in OPS {
-        if let Some((path, value)) = text.split_once(token) {
-            let value = match value.trim().parse::<f64>() {
-                Ok(n) if n.is_finite() => ArgValue::Number(n),
-                _ => ArgValue::Text(value.trim().to_owned()),
-            };
-            return Ok(ArgFilter {
-                path: path.trim().to_owned(),
-                op,
-                value,
-            });
-        }
-    }
-    Err(Failure::input(format!(
-        "`--arg {text}` needs a comparison, as in `amount>500`"
-    )))
+    s.as_deref()
+        .map(|t| {
+            Timestamp::parse_bound(t)
+                .map_err(|e| Failure::input(format!("`--from`/`--until` `{t}`: {e}")))
+        })
+        .transpose()
 }
 
 fn query(a: &QueryArgs, out: &mut dyn std::io::Write) -> Result<(), Failure> {
@@ -209,7 +175,10 @@ fn query(a: &QueryArgs, out: &mut dyn std::io::Write) -> Result<(), Failure> {
         args: a
             .args
             .iter()
-            .map(|s| arg_filter(s))
+            .map(|s| {
+                s.parse::<ArgFilter>()
+                    .map_err(|e| Failure::input(format!("`--arg`: {e}")))
+            })
             .collect::<Result<_, _>>()?,
         limit: a.limit,
         ..Filter::default()

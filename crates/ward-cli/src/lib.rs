@@ -9,6 +9,7 @@ mod check;
 mod demo;
 mod files;
 mod policy;
+mod serve;
 
 use clap::{Parser, Subcommand};
 
@@ -55,8 +56,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Play a short scripted agent against the support example and explain each decision.
+    /// Start a gate with the support example and play a scripted agent against it over HTTP.
     Demo(demo::DemoArgs),
+    /// Run the gate: the HTTP decision and operator API (embedded SQLite by default).
+    Serve(serve::ServeArgs),
     /// Decide one request against a bundle and print the Decision JSON.
     Check(check::CheckArgs),
     /// Work with policy bundles: lint, test, explain, sign, verify, diff.
@@ -82,6 +85,7 @@ pub fn run() -> i32 {
     let mut out = std::io::stdout().lock();
     let result = match cli.command {
         Command::Demo(args) => demo::run(&args, &mut out),
+        Command::Serve(args) => serve::run(&args),
         Command::Check(args) => check::run(&args, &mut out),
         Command::Policy(cmd) => policy::run(cmd, &mut out),
         Command::Keys(cmd) => audit::run_keys(cmd, &mut out),

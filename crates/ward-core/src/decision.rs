@@ -226,6 +226,17 @@ pub enum Mode {
     Override,
 }
 
+impl Mode {
+    /// The wire name: `enforce`, `shadow` or `override`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Enforce => "enforce",
+            Mode::Shadow => "shadow",
+            Mode::Override => "override",
+        }
+    }
+}
+
 /// The gate's answer to one request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -208,6 +208,14 @@ impl Engine {
         self.inner.bundle.read().ok().and_then(|b| b.clone())
     }
 
+    /// How old the cached state is, and whether decisions are denied for it
+    /// (`policy_unavailable`): what a readiness probe needs.
+    pub fn state_age(&self) -> (Duration, bool) {
+        let age = self.now_ms().saturating_sub(self.cache().refreshed_ms);
+        let age = Duration::from_millis(u64::try_from(age).unwrap_or(0));
+        (age, age > self.inner.config.stale_after)
+    }
+
     pub(crate) fn cache(&self) -> Arc<Cache> {
         self.inner
             .cache
@@ -298,9 +306,12 @@ impl Engine {
         Ok(())
     }
 
-    /// Archives and activates a bundle without an authorization check; for
-    /// startup. See [`Engine::upload_bundle`] for the API.
-    pub(crate) async fn install_bundle(&self, record: BundleRecord) -> Result<(), EngineError> {
+    /// Archives and activates a bundle without an authorization check: the
+    /// operator's own bundle path (`ward serve --bundle` at start and on hot
+    /// reload). The API goes through [`Engine::upload_bundle`] and
+    /// [`Engine::activate_bundle`] instead. Decisions in flight finish under
+    /// the bundle they started with.
+    pub async fn install_bundle(&self, record: BundleRecord) -> Result<(), EngineError> {
         crate::bundles::check_signature(&self.inner.config.trusted_bundle_keys, &record)?;
         let digest = record.digest.clone();
         let now = self.now_ms();

@@ -14,6 +14,8 @@ use ward_core::{Actor, Principal, PrincipalKind};
 
 /// Role that may administer the gate: registry, kill switch, bundles, keys.
 pub const ROLE_ADMIN: &str = "ward:admin";
+/// Role that may read a tenant's audit log (query and export).
+pub const ROLE_AUDITOR: &str = "ward:auditor";
 /// Role that may open a break-glass override.
 pub const ROLE_BREAK_GLASS: &str = "ward:break-glass";
 

@@ -32,7 +32,7 @@ pub use engine::{
 };
 pub use identity::{
     bind_actor, check_api_key, hash_key, key_id, new_api_key, ApiKeyRecord, AuthError, Credentials,
-    Identity, NewApiKey, ROLE_ADMIN, ROLE_BREAK_GLASS,
+    Identity, NewApiKey, ROLE_ADMIN, ROLE_AUDITOR, ROLE_BREAK_GLASS,
 };
 pub use jwt::{load_jwks, JwksError, JwksVerifier, JwtConfig, MAX_TOKEN_BYTES};
 pub use pipeline::{Decided, Stage};

@@ -190,6 +190,42 @@ pub struct ArgFilter {
     pub value: ArgValue,
 }
 
+impl std::str::FromStr for ArgFilter {
+    type Err = String;
+
+    /// Parses `amount>500` or `currency=USD` (ops: `=` `!=` `<` `<=` `>` `>=`).
+    /// A right-hand side that reads as a finite number compares as one.
+    fn from_str(text: &str) -> Result<ArgFilter, String> {
+        const OPS: [(&str, ArgOp); 6] = [
+            ("<=", ArgOp::Le),
+            (">=", ArgOp::Ge),
+            ("!=", ArgOp::Ne),
+            ("<", ArgOp::Lt),
+            (">", ArgOp::Gt),
+            ("=", ArgOp::Eq),
+        ];
+        for (token, op) in OPS {
+            if let Some((path, value)) = text.split_once(token) {
+                if path.trim().is_empty() {
+                    break;
+                }
+                let value = match value.trim().parse::<f64>() {
+                    Ok(n) if n.is_finite() => ArgValue::Number(n),
+                    _ => ArgValue::Text(value.trim().to_owned()),
+                };
+                return Ok(ArgFilter {
+                    path: path.trim().to_owned(),
+                    op,
+                    value,
+                });
+            }
+        }
+        Err(format!(
+            "argument condition `{text}` needs a path and a comparison, as in `amount>500`"
+        ))
+    }
+}
+
 /// What to look for. Every set field must match.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Filter {
@@ -270,5 +306,29 @@ pub(crate) fn node_reader<'a>(
                 level: id.level,
                 index: id.index,
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code")]
+
+    use super::*;
+
+    #[test]
+    fn arg_conditions_parse_with_the_longest_operator_first() {
+        let f: ArgFilter = "amount>=500".parse().unwrap();
+        assert_eq!(
+            (f.path.as_str(), f.op, f.value),
+            ("amount", ArgOp::Ge, ArgValue::Number(500.0))
+        );
+        let f: ArgFilter = " currency = USD ".parse().unwrap();
+        assert_eq!((f.path.as_str(), f.op), ("currency", ArgOp::Eq));
+        assert_eq!(f.value, ArgValue::Text("USD".into()));
+        let f: ArgFilter = "note!=inf".parse().unwrap();
+        assert_eq!((f.op, f.value), (ArgOp::Ne, ArgValue::Text("inf".into())));
+        for bad in ["amount", "", ">5", "=x"] {
+            assert!(bad.parse::<ArgFilter>().is_err(), "{bad}");
+        }
     }
 }
