@@ -188,6 +188,10 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), Failure> {
         ward_server::serve(listener, node.app.clone(), server, shutdown_signal())
             .await
             .map_err(|e| Failure::failed(format!("server: {e}")))?;
+        // The last batch of spans leaves before the process does.
+        if let Err(e) = node.app.tracer().shutdown().await {
+            eprintln!("ward: traces: {e}");
+        }
         eprintln!("ward: stopped");
         Ok(())
     })

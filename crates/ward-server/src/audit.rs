@@ -65,10 +65,6 @@ fn unavailable(e: impl std::fmt::Display) -> ApiError {
     )
 }
 
-/// Query parameters; `arg` may repeat, so they are read as pairs.
-#[derive(Debug, Deserialize)]
-pub(crate) struct QueryParams(Vec<(String, String)>);
-
 fn filter(params: Vec<(String, String)>) -> Result<Filter, ApiError> {
     let mut f = Filter::default();
     let time = |name: &str, v: &str| {
@@ -128,9 +124,10 @@ fn filter(params: Vec<(String, String)>) -> Result<Filter, ApiError> {
 pub(crate) async fn query(
     State(app): State<App>,
     headers: HeaderMap,
-    params: Result<Query<QueryParams>, QueryRejection>,
+    // `arg` may repeat, so the parameters are read as pairs.
+    params: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(QueryParams(params)) = params?;
+    let Query(params) = params?;
     let f = filter(params)?;
     may_read(&app.identity(&headers)?, &f.tenant)?;
     let answers = with_store(&app, move |s| ward_audit::query(s, &f).map_err(unavailable)).await?;

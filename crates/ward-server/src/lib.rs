@@ -23,7 +23,7 @@ pub use decide::REPLAYED_HEADER;
 pub use error::ApiError;
 pub use metrics::{DenyRateConfig, Metrics};
 pub use reload::watch_bundle;
-pub use traces::Tracer;
+pub use traces::{TraceError, Tracer};
 
 /// Serves `app` on `listener` until `shutdown` resolves; requests in flight
 /// are finished first.

@@ -55,14 +55,12 @@ impl DenyRate {
     /// Adds one call; returns whether the alert now stands.
     pub(crate) fn record(&mut self, denied: bool, config: &DenyRateConfig) -> bool {
         let x = if denied { 1.0 } else { 0.0 };
-        if self.calls == 0 {
-            self.baseline = x;
-            self.recent = x;
-        } else {
-            self.baseline += (x - self.baseline) / config.baseline_calls.max(1.0);
-            self.recent += (x - self.recent) / config.recent_calls.max(1.0);
-        }
         self.calls = self.calls.saturating_add(1);
+        // Until a window has filled, its weight is 1/n: the plain mean of
+        // what it has seen, so the first calls do not skew the baseline.
+        let n = self.calls as f64;
+        self.baseline += (x - self.baseline) / n.min(config.baseline_calls.max(1.0));
+        self.recent += (x - self.recent) / n.min(config.recent_calls.max(1.0));
         self.calls >= config.warmup_calls && (self.recent - self.baseline).abs() > config.threshold
     }
 }

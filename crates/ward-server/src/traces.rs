@@ -487,7 +487,22 @@ async fn run(
                     let _ = answer.send(exporter.post(&mut batch).await);
                 }
                 Some(Command::Shutdown(answer)) => {
-                    let _ = answer.send(exporter.post(&mut batch).await);
+                    // From here on the tracer's sends fail and are counted;
+                    // what raced in before the close is posted, not lost.
+                    queue.close();
+                    let mut waiting = Vec::new();
+                    while let Ok(command) = queue.try_recv() {
+                        match command {
+                            Command::Spans(spans) => batch.extend(spans),
+                            Command::Flush(answer) | Command::Shutdown(answer) => {
+                                waiting.push(answer);
+                            }
+                        }
+                    }
+                    let result = exporter.post(&mut batch).await;
+                    for answer in waiting.into_iter().chain([answer]) {
+                        let _ = answer.send(result.clone());
+                    }
                     break;
                 }
                 None => {
@@ -512,8 +527,7 @@ struct Exporter<'a> {
 
 impl Exporter<'_> {
     /// Posts the batch (an empty one is not sent). A failed batch is
-    /// dropped, not retried: the collector is told once per outage on
-    /// stderr.
+    /// dropped, not retried, and each outage is reported once on stderr.
     async fn post(&mut self, batch: &mut Vec<SpanData>) -> Result<(), String> {
         if batch.is_empty() {
             return Ok(());
