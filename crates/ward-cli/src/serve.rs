@@ -142,7 +142,7 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), Failure> {
         .enable_all()
         .build()
         .map_err(|e| Failure::failed(format!("cannot start the runtime: {e}")))?;
-    runtime.block_on(async {
+    let node = runtime.block_on(async {
         let node = opened
             .start()
             .await
@@ -154,7 +154,7 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), Failure> {
             .local_addr()
             .map_err(|e| Failure::failed(e.to_string()))?;
         let engine = node.app.engine().clone();
-        let _reload = args.bundle.clone().map(|path| {
+        let reload = args.bundle.clone().map(|path| {
             ward_server::watch_bundle(
                 &engine,
                 path,
@@ -192,7 +192,16 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), Failure> {
         if let Err(e) = node.app.tracer().shutdown().await {
             eprintln!("ward: traces: {e}");
         }
-        eprintln!("ward: stopped");
-        Ok(())
-    })
+        if let Some(task) = reload {
+            task.abort();
+            let _ = task.await;
+        }
+        Ok(node)
+    });
+    // The node holds the only engine now; it is dropped off the runtime,
+    // since PostgreSQL's synchronous client blocks as it closes.
+    drop(runtime);
+    drop(node?);
+    eprintln!("ward: stopped");
+    Ok(())
 }

@@ -39,6 +39,38 @@ fn same_tenant(who: &Identity, tenant: &str) -> bool {
     who.tenant == "*" || who.tenant == tenant
 }
 
+/// Gate-wide operations (the registry, bundles, scopes beyond one tenant)
+/// need an operator key: `ward:admin` in every tenant (`*`).
+pub(crate) fn require_operator(who: &Identity) -> Result<(), EngineError> {
+    require(who, ROLE_ADMIN)?;
+    if who.tenant == "*" {
+        Ok(())
+    } else {
+        Err(AuthError::Forbidden(format!(
+            "a key of tenant `{}` acts in its tenant only; this needs an operator key (tenant `*`)",
+            who.tenant
+        ))
+        .into())
+    }
+}
+
+/// A scope a caller may act on: its own tenant, or any scope for an
+/// operator key.
+fn require_scope(who: &Identity, role: &str, scope: &Scope) -> Result<(), EngineError> {
+    require(who, role)?;
+    match scope {
+        Scope::Tenant(t) if same_tenant(who, t) => Ok(()),
+        _ if who.tenant == "*" => Ok(()),
+        _ => Err(AuthError::Forbidden(format!(
+            "a key of tenant `{}` may act on `tenant:{}` only, not `{}`",
+            who.tenant,
+            who.tenant,
+            scope.label()
+        ))
+        .into()),
+    }
+}
+
 impl Engine {
     /// Registers (or replaces) an agent version.
     pub async fn register_agent(
@@ -46,7 +78,7 @@ impl Engine {
         who: &Identity,
         agent: AgentRecord,
     ) -> Result<(), EngineError> {
-        require(who, ROLE_ADMIN)?;
+        require_operator(who)?;
         agent.validate().map_err(EngineError::Invalid)?;
         blocking(&self.inner.state, move |s| s.put_agent(&agent)).await?;
         self.refresh().await
@@ -65,7 +97,7 @@ impl Engine {
         scope: Scope,
         reason: String,
     ) -> Result<Switch, EngineError> {
-        require(who, ROLE_ADMIN)?;
+        require_scope(who, ROLE_ADMIN, &scope)?;
         if reason.trim().is_empty() {
             return Err(EngineError::Invalid("a switch needs a reason".into()));
         }
@@ -89,7 +121,7 @@ impl Engine {
         kind: SwitchKind,
         scope: Scope,
     ) -> Result<bool, EngineError> {
-        require(who, ROLE_ADMIN)?;
+        require_scope(who, ROLE_ADMIN, &scope)?;
         let cleared = blocking(&self.inner.state, move |s| s.clear_switch(kind, &scope)).await?;
         self.refresh().await?;
         Ok(cleared)
@@ -108,7 +140,7 @@ impl Engine {
         reason: String,
         ttl_secs: u64,
     ) -> Result<BreakGlass, EngineError> {
-        require(who, ROLE_BREAK_GLASS)?;
+        require_scope(who, ROLE_BREAK_GLASS, &scope)?;
         if reason.trim().is_empty() {
             return Err(EngineError::Invalid("break-glass needs a reason".into()));
         }
@@ -116,13 +148,6 @@ impl Engine {
             return Err(EngineError::Invalid(
                 "break-glass TTL must be 1 s to 24 h".into(),
             ));
-        }
-        if let Scope::Tenant(t) = &scope {
-            if !same_tenant(who, t) {
-                return Err(
-                    AuthError::Forbidden(format!("not an operator of tenant `{t}`")).into(),
-                );
-            }
         }
         let now = self.now_ms();
         let ttl_ms = i64::try_from(ttl_secs)
@@ -160,6 +185,23 @@ impl Engine {
             return Err(
                 AuthError::Forbidden(format!("not an admin of tenant `{}`", spec.tenant)).into(),
             );
+        }
+        if spec.tenant == "*" && who.tenant != "*" {
+            return Err(
+                AuthError::Forbidden("only an operator key makes operator keys".into()).into(),
+            );
+        }
+        // The gate's own roles are granted only by a holder of them; a
+        // tenant's business roles (`finance`, `support`) are its admins' to give.
+        if let Some(role) = spec
+            .roles
+            .iter()
+            .find(|r| r.starts_with("ward:") && !who.has_role(r))
+        {
+            return Err(AuthError::Forbidden(format!(
+                "cannot grant `{role}`, which the caller lacks"
+            ))
+            .into());
         }
         let made = new_api_key(spec)?;
         let stored = made.record.clone();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use ward_policy::{BundleDiff, BundleSignature};
 
 use crate::engine::{blocking, Engine, EngineError};
-use crate::identity::{AuthError, Identity, ROLE_ADMIN};
+use crate::identity::Identity;
 use crate::state::BundleRecord;
 
 /// Checks a bundle's signature against the trusted keys. With no trusted
@@ -58,14 +58,6 @@ pub fn bundle_record(
     })
 }
 
-fn admin(who: &Identity) -> Result<(), EngineError> {
-    if who.has_role(ROLE_ADMIN) {
-        Ok(())
-    } else {
-        Err(AuthError::Forbidden(format!("needs the `{ROLE_ADMIN}` role")).into())
-    }
-}
-
 impl Engine {
     /// Archives a bundle (checking that it compiles and, if the gate trusts
     /// keys, its signature). It does not activate it.
@@ -75,7 +67,7 @@ impl Engine {
         files: Vec<(String, String)>,
         signature: Option<String>,
     ) -> Result<BundleRecord, EngineError> {
-        admin(who)?;
+        crate::admin::require_operator(who)?;
         let record = bundle_record(files, signature, self.now_ms())?;
         check_signature(&self.inner.config.trusted_bundle_keys, &record)?;
         let stored = record.clone();
@@ -90,7 +82,7 @@ impl Engine {
     /// at once on this node, and after the next refresh on the others;
     /// decisions in flight finish under the bundle they started with.
     pub async fn activate_bundle(&self, who: &Identity, digest: &str) -> Result<(), EngineError> {
-        admin(who)?;
+        crate::admin::require_operator(who)?;
         let d = digest.to_owned();
         let record = blocking(&self.inner.state, move |s| s.bundle(&d))
             .await?

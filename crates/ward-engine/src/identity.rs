@@ -40,6 +40,11 @@ pub struct Identity {
 }
 
 impl Identity {
+    /// Whether this is an operator key: `ward:admin` in every tenant.
+    pub fn is_operator(&self) -> bool {
+        self.tenant == "*" && self.has_role(ROLE_ADMIN)
+    }
+
     /// Whether the principal holds `role`.
     pub fn has_role(&self, role: &str) -> bool {
         self.principal.roles.iter().any(|r| r == role)

@@ -31,11 +31,16 @@ fn body_json<T: serde::de::DeserializeOwned>(body: Body) -> Result<T, ApiError> 
     parse_json(&bytes)
 }
 
-fn admin(who: &Identity) -> Result<(), ApiError> {
-    if who.has_role(ROLE_ADMIN) {
+/// Gate-wide state (every tenant's switches, the registry, the bundle
+/// archive) is shown to operator keys only.
+fn operator(who: &Identity) -> Result<(), ApiError> {
+    if who.is_operator() {
         Ok(())
     } else {
-        Err(AuthError::Forbidden(format!("needs the `{ROLE_ADMIN}` role")).into())
+        Err(AuthError::Forbidden(format!(
+            "needs an operator key: `{ROLE_ADMIN}` in every tenant (`*`)"
+        ))
+        .into())
     }
 }
 
@@ -89,13 +94,13 @@ struct VoteBody {
 
 async fn vote(app: &App, headers: &HeaderMap, id: &str, approve: bool, body: Body) -> Response {
     let result = async {
+        let who = app.identity(headers)?;
         let bytes = body.map_err(|e| ApiError::body(&e))?;
         let vote: VoteBody = if bytes.iter().all(u8::is_ascii_whitespace) {
             VoteBody::default()
         } else {
             parse_json(&bytes)?
         };
-        let who = app.identity(headers)?;
         let record = app.engine.vote(&who, id, approve, vote.comment).await?;
         if record.status != ApprovalStatus::Pending {
             let seconds = (app.engine.now_ms() - record.created_ms) as f64 / 1000.0;
@@ -129,7 +134,7 @@ pub(crate) async fn list_switches(
     State(app): State<App>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    admin(&app.identity(&headers)?)?;
+    operator(&app.identity(&headers)?)?;
     let switches = app.engine.switches().await?;
     Ok(Json(json!({ "switches": switches })).into_response())
 }
@@ -147,8 +152,8 @@ pub(crate) async fn set_switch(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let spec: SwitchBody = body_json(body)?;
     let who = app.identity(&headers)?;
+    let spec: SwitchBody = body_json(body)?;
     let switch = app
         .engine
         .set_switch(&who, spec.kind, scope(&spec.scope, "scope")?, spec.reason)
@@ -169,6 +174,7 @@ pub(crate) async fn clear_switch(
     headers: HeaderMap,
     Path((kind, label)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
+    let who = app.identity(&headers)?;
     let kind = match kind.as_str() {
         "kill" => SwitchKind::Kill,
         "shadow" => SwitchKind::Shadow,
@@ -178,7 +184,6 @@ pub(crate) async fn clear_switch(
             )))
         }
     };
-    let who = app.identity(&headers)?;
     if !app
         .engine
         .clear_switch(&who, kind, scope(&label, "scope")?)
@@ -207,8 +212,8 @@ pub(crate) async fn break_glass(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let spec: BreakGlassBody = body_json(body)?;
     let who = app.identity(&headers)?;
+    let spec: BreakGlassBody = body_json(body)?;
     let grant = app
         .engine
         .break_glass(
@@ -234,7 +239,7 @@ pub(crate) async fn list_agents(
     State(app): State<App>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    admin(&app.identity(&headers)?)?;
+    operator(&app.identity(&headers)?)?;
     let agents = app.engine.agents().await?;
     Ok(Json(json!({ "agents": agents })).into_response())
 }
@@ -244,8 +249,8 @@ pub(crate) async fn register_agent(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let agent: AgentRecord = body_json(body)?;
     let who = app.identity(&headers)?;
+    let agent: AgentRecord = body_json(body)?;
     app.engine.register_agent(&who, agent.clone()).await?;
     Ok((StatusCode::CREATED, Json(agent)).into_response())
 }
@@ -267,8 +272,8 @@ pub(crate) async fn create_api_key(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let spec: ApiKeyBody = body_json(body)?;
     let who = app.identity(&headers)?;
+    let spec: ApiKeyBody = body_json(body)?;
     let made = app
         .engine
         .create_api_key(
@@ -304,7 +309,7 @@ pub(crate) async fn list_bundles(
     State(app): State<App>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    admin(&app.identity(&headers)?)?;
+    operator(&app.identity(&headers)?)?;
     let (bundles, active) = app.engine.bundles().await?;
     let list: Vec<_> = bundles
         .iter()
@@ -328,11 +333,11 @@ pub(crate) async fn upload_bundle(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    let who = app.identity(&headers)?;
     let upload: BundleUpload = body_json(body)?;
     if upload.files.is_empty() {
         return Err(ApiError::bad_request("a bundle needs at least one file").field("files"));
     }
-    let who = app.identity(&headers)?;
     let signature = upload.signature.map(|s| s.to_string());
     let record = app
         .engine
@@ -364,7 +369,7 @@ pub(crate) async fn diff_bundles(
     q: Result<Query<DiffQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = q?;
-    admin(&app.identity(&headers)?)?;
+    operator(&app.identity(&headers)?)?;
     let diff = app.engine.diff_bundles(&q.old, &q.new).await?;
     Ok(Json(diff).into_response())
 }

@@ -54,6 +54,10 @@ pub(crate) async fn decide(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    // A caller with no credential hears that first, whatever it sent.
+    if credentials(&headers)?.bearer.is_none() {
+        return Err(ward_engine::AuthError::Missing.into());
+    }
     let bytes = body.map_err(|e| ApiError::body(&e))?;
     let request = Request::from_json(&bytes)?;
     judge(&app, &headers, request).await
@@ -81,6 +85,9 @@ pub(crate) async fn observe(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    if credentials(&headers)?.bearer.is_none() {
+        return Err(ward_engine::AuthError::Missing.into());
+    }
     let bytes = body.map_err(|e| ApiError::body(&e))?;
     let observation: Observation = parse_json(&bytes)?;
     let inner = serde_json::to_vec(&observation.request)

@@ -41,7 +41,8 @@ impl ApiError {
 
     pub(crate) fn field(mut self, path: impl Into<String>) -> Self {
         let path = path.into();
-        self.field = (!path.is_empty() && path != ".").then_some(path);
+        // serde_path_to_error writes the root as `.` and an unknown position as `?`.
+        self.field = (!matches!(path.as_str(), "" | "." | "?")).then_some(path);
         self
     }
 

@@ -830,3 +830,134 @@ async fn a_bundle_hot_reload_drops_and_misjudges_nothing() {
         (Some("1.0.0"), Some("allow"))
     );
 }
+
+/// A tenant's admin key administers its tenant; gate-wide state (other
+/// tenants, the registry, bundles, the gate's own roles) needs an
+/// operator key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_admin_acts_in_its_tenant_only() {
+    let g = gate().await;
+    let made = g
+        .post("/v1/api-keys", &g.operator, &json!({"tenant": "acme", "principal": "acme-admin", "kind": "user", "roles": ["ward:admin"]}))
+        .await;
+    let admin = made.body["key"].as_str().unwrap().to_owned();
+    let switch = |scope: &str| json!({"kind": "kill", "scope": scope, "reason": "drill"});
+    assert_eq!(
+        g.post("/v1/switches", &admin, &switch("tenant:acme"))
+            .await
+            .status,
+        201
+    );
+    for scope in [
+        "tenant:globex",
+        "global",
+        "tool:approve_refund",
+        "capability:payment",
+    ] {
+        let r = g.post("/v1/switches", &admin, &switch(scope)).await;
+        assert_eq!(r.status, 403, "{scope}: {}", r.body);
+    }
+    let key = |roles: Value, tenant: &str| json!({"tenant": tenant, "principal": "p", "kind": "user", "roles": roles});
+    assert_eq!(
+        g.post("/v1/api-keys", &admin, &key(json!(["finance"]), "acme"))
+            .await
+            .status,
+        201
+    );
+    assert_eq!(
+        g.post(
+            "/v1/api-keys",
+            &admin,
+            &key(json!(["ward:break-glass"]), "acme")
+        )
+        .await
+        .status,
+        403
+    );
+    assert_eq!(
+        g.post("/v1/api-keys", &admin, &key(json!(["finance"]), "globex"))
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        g.post("/v1/api-keys", &admin, &key(json!(["ward:admin"]), "*"))
+            .await
+            .status,
+        403
+    );
+    let bg = json!({"scope": "global", "reason": "x", "ttl_secs": 60});
+    assert_eq!(g.post("/v1/break-glass", &g.finance, &bg).await.status, 403);
+    for path in ["/v1/agents", "/v1/bundles", "/v1/switches"] {
+        assert_eq!(g.get(path, &admin).await.status, 403, "{path}");
+    }
+    let up = g
+        .post(
+            "/v1/bundles",
+            &admin,
+            &json!({"files": {"bundle.yaml": SUPPORT}}),
+        )
+        .await;
+    assert_eq!(up.status, 403, "{}", up.body);
+    // Its own tenant's audit log is its to read.
+    assert_eq!(
+        g.get("/v1/audit/query?tenant=acme", &admin).await.status,
+        200
+    );
+    assert_eq!(
+        g.get("/v1/audit/query?tenant=globex", &admin).await.status,
+        403
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_audit_answer_still_names_its_bounding_checkpoints() {
+    let g = gate().await;
+    g.decide(&call("lookup_order", json!({"order_id": "8812"})))
+        .await;
+    let q = g
+        .get(
+            "/v1/audit/query?tenant=acme&tool=delete_customer",
+            &g.operator,
+        )
+        .await;
+    assert_eq!(q.status, 200, "{}", q.body);
+    let log = &q.body["logs"][0];
+    assert_eq!(log["entries"], json!([]), "{}", q.body);
+    assert!(
+        log["upper"].is_string() || log["lower"].is_string(),
+        "{}",
+        q.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_method_and_a_missing_credential_get_json_errors() {
+    let g = gate().await;
+    let r = g.send("DELETE", "/v1/decide", Some(&g.agent), None).await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (405, Some("method_not_allowed")),
+        "{}",
+        r.body
+    );
+    // No credential is 401 even when the body is also bad.
+    let r = g
+        .send("POST", "/v1/decide", None, Some(b"{bad".to_vec()))
+        .await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    let r = g
+        .send("POST", "/v1/switches", None, Some(b"{bad".to_vec()))
+        .await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    // A root-level syntax error names no field.
+    let r = g
+        .send("POST", "/v1/decide", Some(&g.agent), Some(b"[1,".to_vec()))
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.body.get("field").is_none() || r.body["field"] != "?",
+        "{}",
+        r.body
+    );
+}

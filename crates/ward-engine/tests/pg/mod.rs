@@ -52,6 +52,11 @@ impl TempDb {
         TempDb { name }
     }
 
+    /// The database's name.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
     /// The connection string of the database.
     pub(crate) fn conninfo(&self) -> String {
         let mut parts: Vec<String> = admin_conninfo()
