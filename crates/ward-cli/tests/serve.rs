@@ -534,3 +534,42 @@ fn two_serve_nodes_share_one_postgres() {
     a.stop();
     b.stop();
 }
+
+/// The README's "Running the gate" snippet, run with bash and curl against
+/// a real `ward serve` (on a free port instead of 8480).
+#[test]
+fn the_readme_serve_snippet_works() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let section = readme.split("## Running the gate").nth(1).unwrap();
+    let snippet = section
+        .split("```sh\n")
+        .nth(2)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the section's second sh block");
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples"),
+        dir.path().join("examples"),
+    )
+    .unwrap();
+    let mut c = ward();
+    c.args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(dir.path());
+    let node = Served::start(c);
+    let addr = node.base.trim_start_matches("http://").to_owned();
+    let script = snippet.replace("localhost:8480", &addr);
+    let out = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains(r#""outcome":"allow""#), "{stdout}");
+    assert!(stdout.contains(r#"ward_decisions_total{mode="enforce",outcome="allow",reason="rule",tenant="acme",tool="approve_refund"} 1"#), "{stdout}");
+}
