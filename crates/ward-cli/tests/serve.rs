@@ -251,6 +251,15 @@ fn serve_with_no_flags_runs_on_the_embedded_default_and_restarts_where_it_stoppe
         String::from_utf8_lossy(&check.stderr)
     );
     assert!(String::from_utf8_lossy(&check.stdout).contains("holds 2 entries"));
+    // The refund after the restart is indexed by amount, like the first.
+    let query = ward()
+        .args(["audit", "query", "--db"])
+        .arg(data.join("audit.db"))
+        .args(["--tenant", "acme", "--arg", "amount>=100"])
+        .output()
+        .unwrap();
+    let answer = String::from_utf8_lossy(&query.stdout);
+    assert!(answer.contains(": 2 entries, bounded by"), "{answer}");
 }
 
 #[test]

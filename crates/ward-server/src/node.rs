@@ -232,24 +232,29 @@ impl Opened {
             .unwrap_or_else(ward_engine::system_clock);
         let now = clock();
         let bundle_files = config.bundle.clone();
-        let has_active = {
+        // The store's active bundle, if any, with its files.
+        let archived = {
             let s = Arc::clone(&state);
-            tokio::task::spawn_blocking(move || s.active_bundle())
-                .await
-                .map_err(|e| NodeError(e.to_string()))?
-                .map_err(|e| fail("state store")(e.to_string()))?
-                .is_some()
+            tokio::task::spawn_blocking(move || match s.active_bundle()? {
+                Some(digest) => s.bundle(&digest),
+                None => Ok(None),
+            })
+            .await
+            .map_err(|e| NodeError(e.to_string()))?
+            .map_err(|e| fail("state store")(e.to_string()))?
         };
         let files = bundle_files.or_else(|| {
-            (!has_active)
+            archived
+                .is_none()
                 .then(|| config.fallback_bundle.clone())
                 .flatten()
         });
         let record: Option<BundleRecord> = files
             .map(|f| bundle_record(f, None, now).map_err(|e| fail("bundle")(e.to_string())))
             .transpose()?;
+        // The arguments the bundle that will judge declares indexable.
         let mut writer_config = config.writer.clone();
-        if let Some(r) = &record {
+        if let Some(r) = record.as_ref().or(archived.as_ref()) {
             writer_config.indexed_args.extend(indexed_args(&r.files));
         }
         let audit_clock: ward_audit::Clock = {
