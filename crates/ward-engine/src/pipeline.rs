@@ -400,14 +400,26 @@ impl Engine {
                         .collect(),
                 );
             }
-            self.record_content(request, &decision, now)?;
+            self.record_content(b, request, &decision, now)?;
         }
         Ok(decision)
     }
 
     /// Content that enters the agent's context is remembered for provenance,
     /// unless it was quarantined.
-    fn record_content(&self, request: &Request, decision: &Decision, now: i64) -> Result<(), Stop> {
+    ///
+    /// Trust is the gate's call, never the caller's: the user's own `input`
+    /// (no source, or source kind `user`) is trusted; a tool's output is
+    /// trusted only as far as the catalog vouches for it (`output.trusted`,
+    /// or `output.trusted_fields` of a JSON output); everything else is
+    /// untrusted. A caller may narrow a label to `untrusted`, never widen it.
+    fn record_content(
+        &self,
+        b: &ActiveBundle,
+        request: &Request,
+        decision: &Decision,
+        now: i64,
+    ) -> Result<(), Stop> {
         let Some(content) = &request.content else {
             return Ok(());
         };
@@ -425,9 +437,26 @@ impl Engine {
             .and_then(|v| v.as_str())
             .unwrap_or(content);
         let source = request.source.as_ref();
-        let trust = match source.and_then(|s| s.trust) {
-            Some(ward_core::Trust::Trusted) => Trust::Trusted,
-            _ => Trust::Untrusted,
+        let narrowed = source.and_then(|s| s.trust) == Some(ward_core::Trust::Untrusted);
+        let no_fields = ward_policy::OutputTrust::default();
+        let (trust, output) = match request.intervention {
+            Intervention::Input => {
+                let users_own = source.is_none_or(|s| s.kind == "user");
+                (users_own && !narrowed, &no_fields)
+            }
+            _ => {
+                let output = request
+                    .tool
+                    .as_deref()
+                    .and_then(|t| b.compiled.output_trust(t))
+                    .unwrap_or(&no_fields);
+                (output.all && !narrowed, output)
+            }
+        };
+        let trust = if trust {
+            Trust::Trusted
+        } else {
+            Trust::Untrusted
         };
         let label = match source {
             Some(s) => match (&s.tool, &s.uri) {
@@ -440,19 +469,24 @@ impl Engine {
                 .as_ref()
                 .map_or_else(|| "input".into(), |t| format!("tool:{t}")),
         };
+        let json = (!narrowed && !output.fields.is_empty())
+            .then(|| serde_json::from_str::<serde_json::Value>(text).ok())
+            .flatten()
+            .filter(|v| v.is_object() || v.is_array());
+        let paths: Vec<&str> = output.fields.iter().map(String::as_str).collect();
+        let recorded = match &json {
+            Some(value) => Content::Json {
+                value,
+                trusted_paths: &paths,
+            },
+            None => Content::Text(text),
+        };
         let actor = &request.actor;
         self.inner
             .provenance
             .lock()
             .map_err(|_| internal("provenance index", "lock poisoned"))?
-            .record(
-                &actor.tenant,
-                &actor.session,
-                Content::Text(text),
-                trust,
-                &label,
-                now,
-            );
+            .record(&actor.tenant, &actor.session, recorded, trust, &label, now);
         Ok(())
     }
 

@@ -10,7 +10,7 @@ mod facts;
 mod shape;
 mod suggest;
 
-pub use bundle::compiled::{ApprovalRequirement, Compiled, LimitDecl};
+pub use bundle::compiled::{ApprovalRequirement, Compiled, LimitDecl, OutputTrust};
 pub use bundle::decide::{decide, rfc3339, to_decision};
 pub use bundle::diff::{diff, BundleDiff};
 pub use bundle::eval::{evaluate, Evaluation, Firing};

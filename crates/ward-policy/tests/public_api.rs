@@ -444,3 +444,51 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn output_trust_is_declared_per_tool_and_bad_paths_are_errors() {
+    let with_output = |output: &str| {
+        HEADER.replace(
+            "  read:\n    capability: read\n",
+            &format!("  read:\n    capability: read\n    output: {output}\n"),
+        )
+    };
+    let text = format!(
+        "{}rules: []\n",
+        with_output("{trusted_fields: ['$.people[*].email', '$.owner', '$.rows[0]']}")
+    );
+    let loaded = load(&[("t.yaml", &text)]).unwrap();
+    let trust = loaded.compiled.output_trust("read").unwrap();
+    assert!(!trust.all);
+    assert_eq!(trust.fields, ["$.people[*].email", "$.owner", "$.rows[0]"]);
+    assert_eq!(
+        loaded.compiled.output_trust("pay"),
+        Some(&ward_policy::OutputTrust::default()),
+        "a tool that declares nothing vouches for nothing"
+    );
+    assert!(loaded.compiled.output_trust("nope").is_none());
+    let text = format!("{}rules: []\n", with_output("{trusted: true}"));
+    assert!(
+        load(&[("t.yaml", &text)])
+            .unwrap()
+            .compiled
+            .output_trust("read")
+            .unwrap()
+            .all
+    );
+
+    for bad in ["people.email", "$", "$.", "$.a[x]", "$..a", "$.a[1"] {
+        let text = format!(
+            "{}rules: []\n",
+            with_output(&format!("{{trusted_fields: ['{bad}']}}"))
+        );
+        let err = load(&[("t.yaml", &text)]).expect_err(bad).to_string();
+        assert!(err.contains("is not a JSON path"), "{bad}: {err}");
+        assert!(err.contains("t.yaml:"), "{bad}: {err}");
+    }
+    let text = format!(
+        "{}rules: []\n",
+        with_output("{trusted: true, trusted_feilds: []}")
+    );
+    assert!(load(&[("t.yaml", &text)]).is_err(), "a typo is an error");
+}

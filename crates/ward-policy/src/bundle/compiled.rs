@@ -31,8 +31,19 @@ pub(crate) struct CompiledTool {
     pub(crate) sinks: Vec<String>,
     pub(crate) on_untrusted: Outcome,
     pub(crate) indexed: Vec<String>,
+    pub(crate) output: OutputTrust,
     /// The tool as written, for diffs.
     pub(crate) source: Value,
+}
+
+/// What of a tool's output the catalog declares trusted; by default,
+/// nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutputTrust {
+    /// The whole output is trusted content.
+    pub all: bool,
+    /// JSON paths of trusted fields, such as `$.users[*].email`.
+    pub fields: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -254,6 +265,15 @@ impl Compiled {
             .get(tool)
             .and_then(|&i| self.tools.get(i))
             .map_or(&[], |t| &t.indexed)
+    }
+
+    /// What of a tool's output the catalog declares trusted (nothing for
+    /// a tool not in the catalog).
+    pub fn output_trust(&self, tool: &str) -> Option<&OutputTrust> {
+        self.tool_ids
+            .get(tool)
+            .and_then(|&i| self.tools.get(i))
+            .map(|t| &t.output)
     }
 
     /// The catalog's description of a tool.

@@ -10,7 +10,9 @@ use marked_yaml::{Node, Span, Spanned};
 use serde_json::{json, Value};
 use ward_core::{Digest, Intervention, Outcome, PolicyRef, ReasonCode};
 
-use super::compiled::{Compiled, CompiledDefaults, CompiledTool, LimitDecl, RuleIndex};
+use super::compiled::{
+    Compiled, CompiledDefaults, CompiledTool, LimitDecl, OutputTrust, RuleIndex,
+};
 use super::lint::lint_shadowed_rules;
 use super::model::{Document, Tool};
 use super::rules::compile_rule;
@@ -345,6 +347,23 @@ fn compile_tool(
     for arg in &tool.indexed {
         declared(arg, "indexed argument", diags);
     }
+    let mut output = OutputTrust::default();
+    if let Some(decl) = &tool.output {
+        output.all = decl.trusted;
+        for field in &decl.trusted_fields {
+            if json_path_ok(field) {
+                output.fields.push((**field).clone());
+            } else {
+                diags.push(src.error(
+                    field.span(),
+                    format!(
+                        "trusted field `{}` of `{}` is not a JSON path such as `$.users[*].email`",
+                        **field, **name
+                    ),
+                ));
+            }
+        }
+    }
     let on_untrusted = tool
         .on_untrusted
         .as_ref()
@@ -361,8 +380,41 @@ fn compile_tool(
         sinks: tool.sinks.iter().map(|s| (**s).clone()).collect(),
         on_untrusted,
         indexed: tool.indexed.iter().map(|s| (**s).clone()).collect(),
+        output,
         source: node.map_or(Value::Null, to_json),
     })
+}
+
+/// `$`, then `.key`, `.*`, `[N]` or `[*]` steps: the paths the provenance
+/// index understands (`ward_scan`'s JSON trust paths).
+fn json_path_ok(path: &str) -> bool {
+    let Some(mut rest) = path.trim().strip_prefix('$') else {
+        return false;
+    };
+    if rest.is_empty() {
+        return false;
+    }
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix('.') {
+            let end = r.find(['.', '[']).unwrap_or(r.len());
+            if end == 0 {
+                return false;
+            }
+            rest = r.get(end..).unwrap_or_default();
+        } else if let Some(r) = rest.strip_prefix('[') {
+            let Some(end) = r.find(']') else {
+                return false;
+            };
+            let inner = r.get(..end).unwrap_or_default();
+            if !(inner == "*" || (!inner.is_empty() && inner.bytes().all(|b| b.is_ascii_digit()))) {
+                return false;
+            }
+            rest = r.get(end + 1..).unwrap_or_default();
+        } else {
+            return false;
+        }
+    }
+    true
 }
 
 fn sink_outcome(s: &Spanned<String>, src: Sources<'_>, diags: &mut Vec<Diagnostic>) -> Outcome {

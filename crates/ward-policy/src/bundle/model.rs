@@ -85,12 +85,30 @@ pub(crate) struct Tool {
     /// Argument paths recorded in the audit index for queries.
     #[serde(default)]
     pub(crate) indexed: Vec<Spanned<String>>,
+    /// What of the tool's output is trusted content for provenance.
+    #[serde(default)]
+    pub(crate) output: Option<OutputDecl>,
     /// The JSON Schema of the arguments; compiled from the YAML nodes.
     #[expect(
         dead_code,
         reason = "checked for presence here; compiled from the YAML nodes"
     )]
     pub(crate) args: serde::de::IgnoredAny,
+}
+
+/// A tool's output trust. By default everything a tool returns is
+/// untrusted; a catalog may vouch for a tool as a whole (a directory of the
+/// caller's own organisation) or for fields of its JSON output.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OutputDecl {
+    /// The whole output is trusted.
+    #[serde(default)]
+    pub(crate) trusted: bool,
+    /// JSON paths (`$.users[*].email`) of trusted fields; the rest of the
+    /// output stays untrusted, and non-JSON output is untrusted as a whole.
+    #[serde(default)]
+    pub(crate) trusted_fields: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
