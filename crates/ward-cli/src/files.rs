@@ -12,41 +12,12 @@ use crate::Failure;
 /// The YAML files of a bundle: the file itself, or a directory's top-level
 /// `*.yaml` and `*.yml` files in name order. (Test suites live in `tests/`.)
 pub(crate) fn bundle_sources(path: &Path) -> Result<Vec<(String, String)>, Failure> {
-    let read = |p: &Path| {
-        fs::read_to_string(p)
-            .map_err(|e| Failure::input(format!("cannot read `{}`: {e}", p.display())))
-    };
-    if path.is_dir() {
-        let mut files = yaml_files(path)?;
-        files.sort();
-        if files.is_empty() {
-            return Err(Failure::input(format!(
-                "`{}` holds no .yaml files",
-                path.display()
-            )));
-        }
-        files
-            .iter()
-            .map(|f| Ok((f.display().to_string(), read(f)?)))
-            .collect()
-    } else {
-        Ok(vec![(path.display().to_string(), read(path)?)])
-    }
+    ward_server::node::read_bundle(path).map_err(Failure::input)
 }
 
 /// The `*.yaml` and `*.yml` files directly inside `dir`.
 pub(crate) fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, Failure> {
-    let entries = fs::read_dir(dir)
-        .map_err(|e| Failure::input(format!("cannot read `{}`: {e}", dir.display())))?;
-    let mut out = Vec::new();
-    for entry in entries {
-        let path = entry.map_err(|e| Failure::input(e.to_string()))?.path();
-        if path.is_file() && path.extension().is_some_and(|x| x == "yaml" || x == "yml") {
-            out.push(path);
-        }
-    }
-    out.sort();
-    Ok(out)
+    ward_server::node::yaml_files(dir).map_err(Failure::input)
 }
 
 /// Loads and compiles a bundle, turning diagnostics into a failure.

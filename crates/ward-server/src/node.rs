@@ -319,6 +319,23 @@ impl Opened {
     }
 }
 
+/// The `*.yaml` and `*.yml` files directly inside `dir`, in name order.
+pub fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot read `{}`: {e}", dir.display()))?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let p = entry
+            .map_err(|e| format!("cannot read `{}`: {e}", dir.display()))?
+            .path();
+        if p.is_file() && p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+            files.push(p);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
 /// The YAML files of a bundle path: the file itself, or a directory's
 /// top-level `*.yaml` and `*.yml` files in name order.
 pub fn read_bundle(path: &Path) -> Result<Vec<(String, String)>, String> {
@@ -328,16 +345,7 @@ pub fn read_bundle(path: &Path) -> Result<Vec<(String, String)>, String> {
     if !path.is_dir() {
         return Ok(vec![(path.display().to_string(), read(path)?)]);
     }
-    let entries =
-        std::fs::read_dir(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-    let mut files = Vec::new();
-    for entry in entries {
-        let p = entry.map_err(|e| e.to_string())?.path();
-        if p.is_file() && p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
-            files.push(p);
-        }
-    }
-    files.sort();
+    let files = yaml_files(path)?;
     if files.is_empty() {
         return Err(format!("`{}` holds no .yaml files", path.display()));
     }
