@@ -34,8 +34,9 @@ pub(crate) struct ServeArgs {
     #[arg(long, default_value = "ward-data")]
     data: PathBuf,
     /// A bundle file or directory, activated at start and reloaded when it
-    /// changes. Without it the store's active bundle is kept, or on first
-    /// start the embedded support example is activated.
+    /// changes; its signature is read from `PATH.sig` if present (required
+    /// with --trusted-bundle-key). Without it the store's active bundle is
+    /// kept, or on first start the embedded support example is activated.
     #[arg(long)]
     bundle: Option<PathBuf>,
     /// `postgres://...` to keep state and audit in PostgreSQL, shared by
@@ -84,12 +85,11 @@ fn node_config(args: &ServeArgs) -> Result<NodeConfig, Failure> {
         }
         config.postgres = Some(url.clone());
     }
-    config.bundle = args
-        .bundle
-        .as_deref()
-        .map(node::read_bundle)
-        .transpose()
-        .map_err(Failure::input)?;
+    if let Some(path) = &args.bundle {
+        let (files, signature) = node::read_signed_bundle(path).map_err(Failure::input)?;
+        config.bundle = Some(files);
+        config.bundle_signature = signature;
+    }
     config.fallback_bundle = Some(vec![("support/bundle.yaml".into(), SUPPORT_BUNDLE.into())]);
     config.log_name.clone_from(&args.log_name);
     if let Some(path) = &args.jwks {

@@ -41,6 +41,9 @@ pub struct NodeConfig {
     /// Bundle files to archive and activate at start, `(name, YAML)`.
     /// `None` keeps the store's active bundle.
     pub bundle: Option<Vec<(String, String)>>,
+    /// The detached signature JSON of `bundle` (`ward policy sign`), needed
+    /// when the engine trusts bundle keys.
+    pub bundle_signature: Option<String>,
     /// The bundle to activate when the store has none and none is given.
     pub fallback_bundle: Option<Vec<(String, String)>>,
     /// The name of a log key made on first start (`ward.example/node-1`).
@@ -66,6 +69,7 @@ impl NodeConfig {
             data_dir: data_dir.into(),
             postgres: None,
             bundle: None,
+            bundle_signature: None,
             fallback_bundle: None,
             log_name: "ward.local/node".to_owned(),
             tokens: None,
@@ -243,14 +247,15 @@ impl Opened {
             .map_err(|e| NodeError(e.to_string()))?
             .map_err(|e| fail("state store")(e.to_string()))?
         };
-        let files = bundle_files.or_else(|| {
-            archived
+        let files = match bundle_files {
+            Some(f) => Some((f, config.bundle_signature.clone())),
+            None => archived
                 .is_none()
-                .then(|| config.fallback_bundle.clone())
-                .flatten()
-        });
+                .then(|| config.fallback_bundle.clone().map(|f| (f, None)))
+                .flatten(),
+        };
         let record: Option<BundleRecord> = files
-            .map(|f| bundle_record(f, None, now).map_err(|e| fail("bundle")(e.to_string())))
+            .map(|(f, sig)| bundle_record(f, sig, now).map_err(|e| fail("bundle")(e.to_string())))
             .transpose()?;
         // The arguments the bundle that will judge declares indexable.
         let mut writer_config = config.writer.clone();
@@ -334,6 +339,24 @@ pub fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
     }
     files.sort();
     Ok(files)
+}
+
+/// A bundle path's files and, if `PATH.sig` exists (where `ward policy
+/// sign` writes it), its detached signature.
+pub fn read_signed_bundle(path: &Path) -> Result<(Vec<(String, String)>, Option<String>), String> {
+    let files = read_bundle(path)?;
+    let mut sig = path.as_os_str().to_owned();
+    sig.push(".sig");
+    let sig = PathBuf::from(sig);
+    let signature = if sig.is_file() {
+        Some(
+            std::fs::read_to_string(&sig)
+                .map_err(|e| format!("cannot read `{}`: {e}", sig.display()))?,
+        )
+    } else {
+        None
+    };
+    Ok((files, signature))
 }
 
 /// The YAML files of a bundle path: the file itself, or a directory's

@@ -1,6 +1,7 @@
 //! Hot reload of the operator's bundle path.
 //!
-//! The path is read every `every`; when its files change, the new bundle is
+//! The path (and its `PATH.sig`, if signed) is read every `every`; when
+//! either changes, the new bundle is
 //! compiled and, if it compiles, archived and activated. Decisions in flight
 //! keep the compiled bundle they started with (it is an `Arc`), so a reload
 //! drops nothing and judges nothing under a half-loaded bundle. A bundle
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 use ward_engine::{bundle_record, Engine};
 
-use crate::node::read_bundle;
+use crate::node::read_signed_bundle;
 
 /// Watches `path` until the engine is dropped. `on_event` hears each reload
 /// and each refusal, in plain words.
@@ -23,13 +24,13 @@ pub fn watch_bundle(
 ) -> tokio::task::JoinHandle<()> {
     let engine = engine.clone();
     tokio::spawn(async move {
-        let mut last = read_bundle(&path).ok();
+        let mut last = read_signed_bundle(&path).ok();
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;
         loop {
             tick.tick().await;
-            let files = match read_bundle(&path) {
+            let (files, signature) = match read_signed_bundle(&path) {
                 Ok(f) => f,
                 Err(e) => {
                     if last.is_some() {
@@ -39,11 +40,13 @@ pub fn watch_bundle(
                     continue;
                 }
             };
-            if last.as_ref() == Some(&files) {
+            let seen = (files, signature);
+            if last.as_ref() == Some(&seen) {
                 continue;
             }
-            last = Some(files.clone());
-            let outcome = match bundle_record(files, None, engine.now_ms()) {
+            last = Some(seen.clone());
+            let (files, signature) = seen;
+            let outcome = match bundle_record(files, signature, engine.now_ms()) {
                 Ok(record) => {
                     let label = format!("{} {} ({})", record.name, record.version, record.digest);
                     match engine.install_bundle(record).await {

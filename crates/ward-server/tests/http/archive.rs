@@ -289,3 +289,89 @@ async fn a_bundle_hot_reload_drops_and_misjudges_nothing() {
         (Some("1.0.0"), Some("allow"))
     );
 }
+
+/// With trusted bundle keys, only a bundle signed by one of them is taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gate_that_trusts_keys_takes_only_bundles_they_signed() {
+    let trusted = ward_policy::secret_key_text(&[3; 32]);
+    let stranger = ward_policy::secret_key_text(&[4; 32]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = NodeConfig::embedded(dir.path().join("data"));
+    config.engine.trusted_bundle_keys = vec![ward_policy::public_key_text(&trusted).unwrap()];
+    let digest_of = |text: &str| {
+        ward_policy::load(&[("bundle.yaml", text)])
+            .unwrap()
+            .compiled
+            .policy()
+            .digest
+            .clone()
+    };
+    // Even the start bundle must be signed.
+    let files = vec![("bundle.yaml".to_owned(), SUPPORT.to_owned())];
+    config.bundle = Some(files.clone());
+    let unsigned = tokio::task::spawn_blocking({
+        let dir = dir.path().join("data2");
+        let keys = config.engine.trusted_bundle_keys.clone();
+        move || {
+            let mut c = NodeConfig::embedded(dir);
+            c.bundle = Some(files);
+            c.engine.trusted_bundle_keys = keys;
+            node::open(c)
+        }
+    })
+    .await
+    .unwrap()
+    .unwrap()
+    .start()
+    .await;
+    assert!(unsigned.unwrap_err().to_string().contains("unsigned"));
+    let start_sig = ward_policy::sign_digest(&digest_of(SUPPORT), &trusted).unwrap();
+    config.bundle_signature = Some(serde_json::to_string(&start_sig).unwrap());
+    let g = gate_with(config, ServerConfig::default(), dir).await;
+    let v2 = SUPPORT.replace("version: 1.0.0", "version: 2.0.0");
+    let digest = digest_of(&v2);
+    let upload = |signature: Option<Value>| {
+        let mut body = json!({"files": {"bundle.yaml": v2}});
+        if let Some(s) = signature {
+            body["signature"] = s;
+        }
+        body
+    };
+    let sign = |secret: &str| {
+        serde_json::to_value(ward_policy::sign_digest(&digest, secret).unwrap()).unwrap()
+    };
+    let r = g.post("/v1/bundles", &g.operator, &upload(None)).await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (422, Some("bundle_refused")),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body["message"].as_str().unwrap().contains("unsigned"),
+        "{}",
+        r.body
+    );
+    let r = g
+        .post("/v1/bundles", &g.operator, &upload(Some(sign(&stranger))))
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let r = g
+        .post("/v1/bundles", &g.operator, &upload(Some(sign(&trusted))))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["digest"], digest.as_str());
+    let act = g
+        .send(
+            "POST",
+            &format!("/v1/bundles/{digest}/activate"),
+            Some(&g.operator),
+            None,
+        )
+        .await;
+    assert_eq!(act.status, 200, "{}", act.body);
+    let d = g
+        .decide(&call("lookup_order", json!({"order_id": "8812"})))
+        .await;
+    assert_eq!(d["policy"]["version"], "2.0.0", "{d}");
+}
