@@ -341,9 +341,12 @@ pub fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
+/// A bundle's source files, `(name, YAML)`.
+pub type BundleFiles = Vec<(String, String)>;
+
 /// A bundle path's files and, if `PATH.sig` exists (where `ward policy
 /// sign` writes it), its detached signature.
-pub fn read_signed_bundle(path: &Path) -> Result<(Vec<(String, String)>, Option<String>), String> {
+pub fn read_signed_bundle(path: &Path) -> Result<(BundleFiles, Option<String>), String> {
     let files = read_bundle(path)?;
     let mut sig = path.as_os_str().to_owned();
     sig.push(".sig");
