@@ -285,9 +285,10 @@ fn bad_flags_are_usage_errors_that_say_what_is_wrong() {
 }
 
 /// The audit database hits a file size limit (RLIMIT_FSIZE, the way a full
-/// disk looks to SQLite: writes fail with EFBIG). Every decision is then a
-/// deny without a receipt, never a permit. Once the limit is lifted, the
-/// gate decides normally again and the log verifies.
+/// disk looks to SQLite: writes fail with EFBIG). A decision whose entry
+/// cannot be written is a deny without a receipt, never a permit. Once the
+/// limit is lifted the gate decides normally again, and the log holds
+/// exactly the entries it acknowledged.
 #[test]
 fn a_full_disk_denies_without_receipts_and_the_gate_recovers() {
     let dir = tempfile::tempdir().unwrap();
@@ -320,8 +321,11 @@ fn a_full_disk_denies_without_receipts_and_the_gate_recovers() {
         );
         match d["outcome"].as_str() {
             Some("allow") => {
+                // Once the file is at its limit some batches still fit (the
+                // WAL is reused after a checkpoint), and those are permits
+                // with durable receipts; what may never happen is a permit
+                // without one.
                 assert!(d["receipt"].is_string(), "a permit without a receipt: {d}");
-                assert_eq!(denied, 0, "an allow after the disk filled: {d}");
                 allowed += 1;
             }
             Some("deny") => {
