@@ -93,6 +93,8 @@ pub enum ReasonCode {
     ApprovalPolicyChanged,
     /// An approver rejected the call.
     ApprovalRejected,
+    /// The approval already let its call run once; an approval is single-use.
+    ApprovalUsed,
     /// The idempotency key was seen with different arguments.
     IdempotentReplay,
     /// No valid policy bundle is loaded.
@@ -127,6 +129,7 @@ impl ReasonCode {
             ReasonCode::ApprovalMismatch => "approval_mismatch",
             ReasonCode::ApprovalPolicyChanged => "approval_policy_changed",
             ReasonCode::ApprovalRejected => "approval_rejected",
+            ReasonCode::ApprovalUsed => "approval_used",
             ReasonCode::IdempotentReplay => "idempotent_replay",
             ReasonCode::PolicyUnavailable => "policy_unavailable",
             ReasonCode::Timeout => "timeout",

@@ -34,6 +34,15 @@ impl Intervention {
         Intervention::Output,
     ];
 
+    /// Whether this is content entering or leaving the agent's context
+    /// (`input`, `post_tool_call`, `output`) rather than an intent to act.
+    pub fn is_content(self) -> bool {
+        matches!(
+            self,
+            Intervention::Input | Intervention::PostToolCall | Intervention::Output
+        )
+    }
+
     /// The wire name, as in `pre_tool_call`.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -15,15 +15,18 @@ pub enum ApprovalStatus {
     Approved,
     /// An approver rejected it.
     Rejected,
+    /// Approved, and its call has run: an approval lets one call through.
+    Used,
 }
 
 impl ApprovalStatus {
-    /// `pending`, `approved` or `rejected`.
+    /// `pending`, `approved`, `rejected` or `used`.
     pub fn as_str(self) -> &'static str {
         match self {
             ApprovalStatus::Pending => "pending",
             ApprovalStatus::Approved => "approved",
             ApprovalStatus::Rejected => "rejected",
+            ApprovalStatus::Used => "used",
         }
     }
 }
@@ -81,6 +84,9 @@ pub struct ApprovalRecord {
     pub status: ApprovalStatus,
     /// Votes, in order.
     pub votes: Vec<Vote>,
+    /// The decision that used the approval, once its call ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_by: Option<String>,
 }
 
 /// Why a vote was refused.
@@ -213,7 +219,24 @@ impl ApprovalRecord {
                     self.quorum
                 ),
             )),
+            ApprovalStatus::Used => Err((
+                ReasonCode::ApprovalUsed,
+                format!(
+                    "approval {} already let its call run (decision {}); ask again",
+                    self.id,
+                    self.used_by.as_deref().unwrap_or("-")
+                ),
+            )),
             ApprovalStatus::Approved => Ok(()),
+        }
+    }
+
+    /// The record once `decision_id` has used the approval.
+    pub fn used(&self, decision_id: &str) -> ApprovalRecord {
+        ApprovalRecord {
+            status: ApprovalStatus::Used,
+            used_by: Some(decision_id.to_owned()),
+            ..self.clone()
         }
     }
 }
@@ -250,6 +273,7 @@ mod tests {
             expires_ms: 1000,
             status: ApprovalStatus::Pending,
             votes: vec![],
+            used_by: None,
         }
     }
 

@@ -500,6 +500,7 @@ impl Engine {
         run: &mut Run,
     ) -> Result<Decision, Stop> {
         let now = now_ms.div_euclid(1000);
+        let mut granted = None;
         if let Some(id) = request.approval_id.clone() {
             let found = blocking(&self.inner.state, move |s| s.approval(&id))
                 .await
@@ -520,11 +521,29 @@ impl Engine {
             if decision.outcome == Outcome::RequireApproval {
                 decision.outcome = Outcome::Allow;
                 decision.approval = None;
+                granted = Some(approval);
             }
         }
         let shadow = decision.mode == Mode::Shadow || self.shadowed(b, request);
         if decision.outcome.permits() && !shadow {
             self.take_limits(b, request, now).await?;
+        }
+        // An approval lets one call through: the call it admitted uses it up,
+        // atomically, so two retries racing with one approval get one permit.
+        if let Some(approval) = granted.filter(|_| !shadow) {
+            let used = approval.used(&decision.decision_id);
+            let id = approval.id.clone();
+            let swapped = blocking(&self.inner.state, move |s| {
+                s.update_approval(&approval, &used)
+            })
+            .await
+            .map_err(|e| internal("approval store", e))?;
+            if !swapped {
+                return Err((
+                    ReasonCode::ApprovalUsed,
+                    format!("approval {id} was used by another call at the same moment"),
+                ));
+            }
         }
         if shadow {
             let would = decision.outcome;
@@ -593,6 +612,7 @@ impl Engine {
                 expires_ms: expiry_ms(&ticket.expires_at).unwrap_or(now_ms),
                 status: ApprovalStatus::Pending,
                 votes: Vec::new(),
+                used_by: None,
             };
             blocking(&self.inner.state, move |s| s.create_approval(&record))
                 .await
@@ -701,6 +721,22 @@ impl Engine {
         match appended {
             Ok(receipt) => {
                 decision.receipt = Some(receipt.encode());
+                // A call held for approval is not settled: its key is freed,
+                // so the retry that carries the approval is decided afresh
+                // (and is the one a later replay returns).
+                let settled = decision.outcome != Outcome::RequireApproval
+                    && decision
+                        .reasons
+                        .first()
+                        .is_none_or(|r| r.code != ReasonCode::ApprovalPending);
+                let claimed = match claimed {
+                    Some(key) if !settled => {
+                        let _ = blocking(&self.inner.state, move |s| s.idem_release(&tenant, &key))
+                            .await;
+                        return decision;
+                    }
+                    other => other,
+                };
                 if let Some(key) = claimed {
                     if let Ok(json) = serde_json::to_string(&decision) {
                         // The decision stands even if its replay copy is lost.

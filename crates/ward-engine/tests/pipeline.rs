@@ -551,6 +551,69 @@ async fn an_approval_is_bound_to_the_call_the_policy_and_the_clock() {
     assert_eq!(listed.len(), 3);
 }
 
+/// An approval admits one call. An idempotency key used while the call
+/// waits for approval is not bound to the wait: the retry that carries the
+/// approval decides afresh under the same key, and replays return that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_lets_one_call_through_and_a_key_waits_for_it() {
+    let f = fixture(SUPPORT, EngineConfig::default()).await;
+    let big = |key: &str, approval: Option<&str>| {
+        let mut r = call(
+            "approve_refund",
+            json!({"order_id": "8812", "amount": 750.0}),
+        );
+        r.idempotency_key = Some(key.to_owned());
+        r.approval_id = approval.map(str::to_owned);
+        r
+    };
+    let held = f.decide(big("k-1", None)).await;
+    assert_eq!(held.decision.outcome, Outcome::RequireApproval);
+    let id = held.decision.approval.as_ref().unwrap().id.clone();
+    // Asking again under the key while it waits is not a replay of the wait.
+    let again = f.decide(big("k-1", None)).await;
+    assert!(!again.replayed);
+    assert_eq!(again.decision.outcome, Outcome::RequireApproval);
+    let pending = f.decide(big("k-1", Some(&id))).await;
+    assert!(!pending.replayed);
+    assert_eq!(codes(&pending), ["approval_pending"]);
+
+    let finance = f.engine.authenticate(&creds(&f.finance_key)).unwrap();
+    f.engine.vote(&finance, &id, true, None).await.unwrap();
+    let ran = f.decide(big("k-1", Some(&id))).await;
+    assert_eq!(
+        ran.decision.outcome,
+        Outcome::Allow,
+        "{:?}",
+        ran.decision.reasons
+    );
+    assert!(!ran.replayed);
+    // The key now holds the permit: a replay is that decision, byte for byte.
+    let replay = f.decide(big("k-1", Some(&id))).await;
+    assert!(replay.replayed);
+    assert_eq!(replay.decision, ran.decision);
+    // The approval is used up: the same call under another key is refused.
+    let twice = f.decide(big("k-2", Some(&id))).await;
+    assert_eq!(
+        codes(&twice),
+        ["approval_used"],
+        "{:?}",
+        twice.decision.reasons
+    );
+    let record = f
+        .engine
+        .approvals(&finance)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|a| a.id == id)
+        .unwrap();
+    assert_eq!(record.status.as_str(), "used");
+    assert_eq!(
+        record.used_by.as_deref(),
+        Some(ran.decision.decision_id.as_str())
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn untrusted_content_cannot_pick_an_email_recipient() {
     let f = fixture(SUPPORT, EngineConfig::default()).await;

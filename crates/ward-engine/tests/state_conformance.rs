@@ -456,6 +456,7 @@ fn approval(id: &str, tenant: &str, created_ms: i64) -> ApprovalRecord {
         expires_ms: created_ms + 3_600_000,
         status: ApprovalStatus::Pending,
         votes: Vec::new(),
+        used_by: None,
     }
 }
 

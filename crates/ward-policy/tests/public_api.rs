@@ -492,3 +492,44 @@ fn output_trust_is_declared_per_tool_and_bad_paths_are_errors() {
     );
     assert!(load(&[("t.yaml", &text)]).is_err(), "a typo is an error");
 }
+
+#[test]
+fn a_remediate_rule_on_content_needs_no_rewrite_and_is_not_evaluated_twice() {
+    let c = bundle(
+        "  - id: mask-results\n    match: {interventions: [post_tool_call, output], tools: ['*']}\n    when: scan.pii\n    decision: remediate\n    message: personal data is masked\n",
+    );
+    let body = json!({
+        "intervention": "post_tool_call",
+        "actor": {"principal": {"id": "u-1", "kind": "user"}, "tenant": "acme", "session": "s", "agent": {"id": "a", "version": "1"}},
+        "tool": "read", "content": "mail pat@example.com", "source": {"kind": "tool", "tool": "read"},
+    });
+    let r = Request::from_json(&serde_json::to_vec(&body).unwrap()).unwrap();
+    let facts = Facts {
+        scan: vec![ward_policy::Finding {
+            kind: "pii.email".into(),
+            rule: "email".into(),
+            confidence: 0.9,
+            arg: None,
+        }],
+        ..Facts::default()
+    };
+    let e = evaluate(&c, &r, &facts);
+    assert_eq!(e.outcome, Outcome::Remediate, "{:?}", e.reasons);
+    assert_eq!(e.reasons.len(), 1, "one pass, one reason: {:?}", e.reasons);
+    // Without a finding the rule does not fire and the default outcome (here
+    // the bundle's default, deny) stands.
+    assert_eq!(outcome(&c, &r), Outcome::Deny);
+    // A remediate rule on tool calls still needs its rewrite.
+    let errs = errors("  - id: no-rewrite\n    match: {tools: [pay]}\n    decision: remediate\n");
+    assert!(
+        errs.iter().any(|e| e.contains("needs a `rewrite` list")),
+        "{errs:?}"
+    );
+    let errs = errors(
+        "  - id: mixed\n    match: {interventions: [pre_tool_call, output], tools: [pay]}\n    decision: remediate\n",
+    );
+    assert!(
+        errs.iter().any(|e| e.contains("needs a `rewrite` list")),
+        "{errs:?}"
+    );
+}

@@ -274,6 +274,7 @@ const REASON_CODES: &[&str] = &[
     "approval_mismatch",
     "approval_policy_changed",
     "approval_rejected",
+    "approval_used",
     "idempotent_replay",
     "policy_unavailable",
     "timeout",

@@ -92,6 +92,11 @@ pub fn evaluate(compiled: &Compiled, request: &Request, facts: &Facts) -> Evalua
     if first.outcome != Outcome::Remediate {
         return first;
     }
+    if request.intervention.is_content() {
+        // Content is remediated by redacting the scanners' findings in it,
+        // which the engine does; there are no arguments to evaluate again.
+        return first;
+    }
     let mut rewritten = request.clone();
     let mut touched = Vec::new();
     for reason in &first.reasons {

@@ -149,10 +149,15 @@ pub(super) fn compile_rule(
         ),
         _ => {}
     }
+    // On content (input, post_tool_call, output) a remediate rule without a
+    // rewrite redacts what the scanners found in the content.
+    let content_only = matcher.interventions.iter().all(|i| i.is_content());
     match (outcome, rule.rewrite.is_empty()) {
-        (Outcome::Remediate, true) => {
-            payload_error("`remediate` needs a `rewrite` list", span, diags)
-        }
+        (Outcome::Remediate, true) if !content_only => payload_error(
+            "`remediate` needs a `rewrite` list (only a rule on content interventions may omit it, to redact the scanners' findings)",
+            span,
+            diags,
+        ),
         (o, false) if o != Outcome::Remediate => {
             payload_error("only `remediate` rules take `rewrite`", span, diags)
         }

@@ -279,3 +279,46 @@ async fn an_email_in_the_inbox_cannot_pick_the_recipient() {
         "{d}"
     );
 }
+
+/// A tool result carrying personal data is masked by a content `remediate`
+/// rule, and the masked text is what the agent's context remembers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tool_result_is_redacted_by_a_content_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = format!(
+        "{SUPPORT}
+  - id: mask-pii-in-results
+    match: {{interventions: [post_tool_call], tools: ['*']}}
+    when: scan.pii
+    decision: remediate
+    message: personal data in tool results is masked
+"
+    );
+    let mut config = NodeConfig::embedded(dir.path().join("data"));
+    config.bundle = Some(vec![("bundle.yaml".into(), bundle)]);
+    let g = gate_with(config, ServerConfig::default(), dir).await;
+    let result = "Order 8812 belongs to Pat, reachable at pat.doe@example.com or +1 415 555 0100.";
+    let r = g
+        .post(
+            "/v1/observe",
+            &g.agent,
+            &json!({"request": {"intervention": "post_tool_call", "actor": actor(), "tool": "lookup_order",
+                "content": result, "source": {"kind": "tool", "tool": "lookup_order"}}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["outcome"], "remediate", "{}", r.body);
+    let masked = r.body["rewritten_args"]["content"].as_str().unwrap();
+    assert!(!masked.contains("pat.doe@example.com"), "{masked}");
+    assert!(masked.starts_with("Order 8812 belongs to Pat"), "{masked}");
+    assert_eq!(codes(&r.body), ["rule"], "one pass: {}", r.body);
+    // The masked result is what entered the context: the address it hid
+    // is new to the session, not something the session has seen.
+    let d = g
+        .decide(&call(
+            "send_email",
+            json!({"to": "pat.doe@example.com", "subject": "s", "body": "b"}),
+        ))
+        .await;
+    assert_ne!(codes(&d)[0], "untrusted_flow", "{d}");
+}
