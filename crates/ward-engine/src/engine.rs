@@ -89,6 +89,20 @@ pub(crate) struct Cache {
     pub(crate) refreshed_ms: i64,
 }
 
+/// The background state refresh. Dropping it leaves the refresh running
+/// until the engine is dropped; [`RefreshTask::stop`] ends it sooner.
+#[derive(Debug)]
+pub struct RefreshTask {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl RefreshTask {
+    /// Ends the refresh loop at its next tick.
+    pub fn stop(&self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// Why the engine could not start or an operation failed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum EngineError {
@@ -262,21 +276,50 @@ impl Engine {
         Ok(())
     }
 
-    /// Refreshes in the background until the engine is dropped.
-    pub fn spawn_refresh(&self) -> tokio::task::JoinHandle<()> {
+    /// Refreshes in the background until the engine is dropped (or
+    /// [`RefreshTask::stop`]). The loop runs on a thread of its own with its
+    /// own runtime, so a node flooded with requests still reloads its state
+    /// on time: staleness then means the store, not the node's queue.
+    pub fn spawn_refresh(&self) -> RefreshTask {
         let weak = Arc::downgrade(&self.inner);
         let every = self.inner.config.refresh_interval;
-        tokio::spawn(async move {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        let run = async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
+                if stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                    return;
+                }
                 let Some(inner) = weak.upgrade() else { return };
+                let engine = Engine { inner };
                 // A failed refresh leaves the cache aging; decisions deny
                 // once it is older than `stale_after`.
-                let _ = Engine { inner }.refresh().await;
+                let _ = engine.refresh().await;
+                // This may be the engine's last owner; a synchronous store
+                // client (PostgreSQL's) must not be dropped on an async thread.
+                let _ = tokio::task::spawn_blocking(move || drop(engine)).await;
             }
-        })
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build();
+        match runtime {
+            Ok(rt) => {
+                let spawned = std::thread::Builder::new()
+                    .name("ward-refresh".into())
+                    .spawn(move || rt.block_on(run));
+                if spawned.is_err() {
+                    // No thread: the cache ages and decisions deny once it
+                    // is stale, which is the fail-closed answer.
+                    eprintln!("ward: cannot start the state refresh thread");
+                }
+            }
+            Err(e) => eprintln!("ward: cannot start the state refresh runtime: {e}"),
+        }
+        RefreshTask { stop }
     }
 
     /// Compiles a bundle record and makes it the one new decisions use.

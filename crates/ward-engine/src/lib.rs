@@ -28,7 +28,8 @@ pub use approvals::{ApprovalRecord, ApprovalStatus, Vote, VoteError};
 pub use breaker::{Admit, BreakerConfig, Breakers};
 pub use bundles::bundle_record;
 pub use engine::{
-    system_clock, ActiveBundle, Clock, Engine, EngineConfig, EngineError, TokenVerifier,
+    system_clock, ActiveBundle, Clock, Engine, EngineConfig, EngineError, RefreshTask,
+    TokenVerifier,
 };
 pub use identity::{
     bind_actor, check_api_key, hash_key, key_id, new_api_key, ApiKeyRecord, AuthError, Credentials,

@@ -169,7 +169,16 @@ impl Engine {
                     ReasonCode::Timeout,
                     format!("the decision ran past its {} ms budget", budget.as_millis()),
                 );
-                (stage_deny(bundle.as_deref(), &request, stop, now), false)
+                let deny = stage_deny(bundle.as_deref(), &request, stop, now);
+                // The deny the caller gets is itself logged, within one more
+                // budget. If the abandoned decision's entry landed too, the
+                // log holds it followed by this deny, which is the answer.
+                let logged =
+                    self.receipt(bundle.as_deref(), &request, deny.clone(), None, &mut run);
+                match tokio::time::timeout(budget, logged).await {
+                    Ok(d) => (d, false),
+                    Err(_) => (deny, false),
+                }
             }
         };
         Ok(Decided {

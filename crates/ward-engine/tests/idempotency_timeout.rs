@@ -5,7 +5,8 @@
     clippy::indexing_slicing,
     reason = "test code: a failure is the point"
 )]
-//! A decision that runs past its budget releases the idempotency key it
+//! A decision that runs past its budget is a `timeout` deny, and that deny
+//! is what the audit log records. It releases the idempotency key it
 //! claimed, so a retry decides afresh instead of being told, until the key
 //! expires, that the first call is still being decided.
 
@@ -250,6 +251,19 @@ async fn a_timed_out_decision_releases_its_idempotency_key() {
             .collect::<Vec<_>>(),
         [ReasonCode::Timeout]
     );
+    // The deny the caller got is what the log records: its receipt holds a
+    // `timeout` deny, and the abandoned decision never reached the log.
+    let receipt = first
+        .decision
+        .receipt
+        .as_deref()
+        .expect("the timeout deny is logged");
+    let verifier = ward_verify::VerifierKey::parse(&engine.verifier_key()).unwrap();
+    let verified = ward_verify::verify_receipt(receipt.as_bytes(), &verifier, "receipt").unwrap();
+    let entry: serde_json::Value = serde_json::from_slice(&verified.entry).unwrap();
+    assert_eq!(entry["outcome"], "deny");
+    assert_eq!(entry["reasons"][0]["code"], "timeout");
+    assert_eq!(entry["decision_id"], first.decision.decision_id.as_str());
     slow.store(false, Ordering::SeqCst);
 
     // The release runs in the background; the retry decides afresh once

@@ -101,12 +101,12 @@ pub struct Node {
     pub new_admin_key: Option<String>,
     /// Where the operator key is kept.
     pub admin_key_path: PathBuf,
-    refresh: tokio::task::JoinHandle<()>,
+    refresh: ward_engine::RefreshTask,
 }
 
 impl Drop for Node {
     fn drop(&mut self) {
-        self.refresh.abort();
+        self.refresh.stop();
     }
 }
 
