@@ -598,13 +598,38 @@ impl Engine {
             }
         }
         if let (Outcome::RequireApproval, Some(ticket)) = (decision.outcome, &decision.approval) {
+            let request_digest = Digest::of_request(request)
+                .map_err(|e| internal("request digest", e))?
+                .to_string();
+            // Asking again while the same call waits finds the approval
+            // already open for it, instead of opening another.
+            let (tenant, digest, policy) = (
+                request.actor.tenant.clone(),
+                request_digest.clone(),
+                b.record.digest.clone(),
+            );
+            let open = blocking(&self.inner.state, move |s| {
+                Ok(s.approvals(Some(&tenant))?.into_iter().find(|a| {
+                    a.status == ApprovalStatus::Pending
+                        && a.request_digest == digest
+                        && a.policy_digest == policy
+                        && a.expires_ms > now_ms
+                }))
+            })
+            .await
+            .map_err(|e| internal("approval store", e))?;
+            if let Some(open) = open {
+                if let Some(t) = decision.approval.as_mut() {
+                    t.id = open.id;
+                    t.expires_at = ward_policy::rfc3339(open.expires_ms.div_euclid(1000));
+                }
+                return Ok(decision);
+            }
             let record = ApprovalRecord {
                 id: ticket.id.clone(),
                 tenant: request.actor.tenant.clone(),
                 decision_id: decision.decision_id.clone(),
-                request_digest: Digest::of_request(request)
-                    .map_err(|e| internal("request digest", e))?
-                    .to_string(),
+                request_digest,
                 policy_digest: b.record.digest.clone(),
                 tool: request.tool.clone(),
                 args: request.args.clone(),

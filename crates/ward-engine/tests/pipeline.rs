@@ -569,10 +569,17 @@ async fn an_approval_lets_one_call_through_and_a_key_waits_for_it() {
     let held = f.decide(big("k-1", None)).await;
     assert_eq!(held.decision.outcome, Outcome::RequireApproval);
     let id = held.decision.approval.as_ref().unwrap().id.clone();
-    // Asking again under the key while it waits is not a replay of the wait.
+    // Asking again under the key while it waits is not a replay of the wait,
+    // and finds the approval already open for the call, seconds later too.
+    f.advance_ms(2_000);
     let again = f.decide(big("k-1", None)).await;
     assert!(!again.replayed);
     assert_eq!(again.decision.outcome, Outcome::RequireApproval);
+    assert_eq!(again.decision.approval.as_ref().unwrap().id, id);
+    assert_eq!(
+        again.decision.approval.as_ref().unwrap().expires_at,
+        held.decision.approval.as_ref().unwrap().expires_at
+    );
     let pending = f.decide(big("k-1", Some(&id))).await;
     assert!(!pending.replayed);
     assert_eq!(codes(&pending), ["approval_pending"]);
