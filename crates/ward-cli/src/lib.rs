@@ -8,7 +8,9 @@ mod audit;
 mod check;
 mod demo;
 mod files;
+mod mcp;
 mod policy;
+mod sandbox;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -71,6 +73,11 @@ enum Command {
     /// Query, export and check the audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// The MCP gateway: one MCP server in front of a config's upstream servers, every call through the gate.
+    Mcp(mcp::McpArgs),
+    /// Confine this process to a privilege ring, then execute a program (used by the MCP gateway).
+    #[command(name = "sandbox-exec", hide = true)]
+    SandboxExec(sandbox::SandboxExecArgs),
 }
 
 /// Runs the CLI and returns the process exit status.
@@ -90,6 +97,12 @@ pub fn run() -> i32 {
         Command::Policy(cmd) => policy::run(cmd, &mut out),
         Command::Keys(cmd) => audit::run_keys(cmd, &mut out),
         Command::Audit(cmd) => audit::run_audit(cmd, &mut out),
+        // The gateway speaks MCP on stdout itself, so it must not be locked here.
+        Command::Mcp(args) => {
+            drop(out);
+            mcp::run(args)
+        }
+        Command::SandboxExec(args) => sandbox::run(args, &mut out),
     };
     match result {
         Ok(()) => 0,

@@ -32,7 +32,11 @@ fn stderr(o: &Output) -> String {
 
 #[test]
 fn every_example_bundle_passes_its_policy_tests() {
-    for bundle in ["examples/bundles/support", "examples/bundles/devops"] {
+    for bundle in [
+        "examples/bundles/support",
+        "examples/bundles/devops",
+        "examples/bundles/mcp-filesystem",
+    ] {
         let o = ward(&["policy", "test", bundle]);
         assert!(
             o.status.success(),

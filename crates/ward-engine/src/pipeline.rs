@@ -602,7 +602,8 @@ impl Engine {
                 .map_err(|e| internal("request digest", e))?
                 .to_string();
             // Asking again while the same call waits finds the approval
-            // already open for it, instead of opening another.
+            // already open for it (pending, or granted and not yet used),
+            // instead of opening another.
             let (tenant, digest, policy) = (
                 request.actor.tenant.clone(),
                 request_digest.clone(),
@@ -610,7 +611,7 @@ impl Engine {
             );
             let open = blocking(&self.inner.state, move |s| {
                 Ok(s.approvals(Some(&tenant))?.into_iter().find(|a| {
-                    a.status == ApprovalStatus::Pending
+                    matches!(a.status, ApprovalStatus::Pending | ApprovalStatus::Approved)
                         && a.request_digest == digest
                         && a.policy_digest == policy
                         && a.expires_ms > now_ms

@@ -586,6 +586,9 @@ async fn an_approval_lets_one_call_through_and_a_key_waits_for_it() {
 
     let finance = f.engine.authenticate(&creds(&f.finance_key)).unwrap();
     f.engine.vote(&finance, &id, true, None).await.unwrap();
+    // Asking without the id once it is granted points at the same approval.
+    let pointed = f.decide(big("k-1", None)).await;
+    assert_eq!(pointed.decision.approval.as_ref().unwrap().id, id);
     let ran = f.decide(big("k-1", Some(&id))).await;
     assert_eq!(
         ran.decision.outcome,

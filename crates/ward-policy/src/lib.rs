@@ -7,6 +7,7 @@
 mod bundle;
 mod cel;
 mod facts;
+mod reach;
 mod shape;
 mod suggest;
 
@@ -25,3 +26,4 @@ pub use bundle::yaml::{Diagnostic, Location, Severity};
 pub use cel::{reference, Activation, CelError, EvalError, Program};
 pub use cel::{Key as CelKey, Record as CelRecord, Value as CelValue};
 pub use facts::{ArgProvenance, Facts, Finding, LimitState, ProvenanceLabel, ToolFacts};
+pub use reach::could_permit;

@@ -13,6 +13,7 @@ mod app;
 mod audit;
 mod decide;
 mod error;
+pub mod mcp;
 mod metrics;
 pub mod node;
 mod reload;
