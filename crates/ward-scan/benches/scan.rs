@@ -77,7 +77,7 @@ fn session_with_1mib(index: &mut ProvenanceIndex) {
             "{} Invoice {i}: pay DE89 3704 0044 0532 0130 00 or mail billing{i}@vendor.example, see https://portal.example.com/inv/{i}. {}",
             PROSE, JSON
         );
-        let trust = if i % 4 == 0 {
+        let trust = if i.is_multiple_of(4) {
             Trust::Trusted
         } else {
             Trust::Untrusted

@@ -114,7 +114,7 @@ fn candidate_runs(text: &str) -> Vec<(usize, usize, Encoding)> {
             let has_upper = run.iter().any(u8::is_ascii_uppercase);
             let has_digit_or_sym = run.iter().any(|c| !c.is_ascii_alphabetic());
             let all_hex = run.iter().all(u8::is_ascii_hexdigit);
-            if all_hex && len >= 32 && len % 2 == 0 {
+            if all_hex && len >= 32 && len.is_multiple_of(2) {
                 out.push((start, i, Encoding::Hex));
             } else if len >= 24 && has_lower && has_upper && (has_digit_or_sym || len >= 40) {
                 out.push((start, i, Encoding::Base64));

@@ -26,7 +26,7 @@ pub(crate) fn luhn_valid(s: &[u8]) -> bool {
         double = !double;
         n += 1;
     }
-    n > 0 && sum % 10 == 0
+    n > 0 && sum.is_multiple_of(10)
 }
 
 /// The digits of `s`, as ASCII.

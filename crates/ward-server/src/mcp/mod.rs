@@ -389,7 +389,7 @@ impl Gateway {
                 }
                 policy = now;
                 s.recheck_disabled().await;
-                if ticks % 5 == 0 {
+                if ticks.is_multiple_of(5) {
                     let missing: Vec<usize> = s
                         .listed
                         .lock()
