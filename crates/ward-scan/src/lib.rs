@@ -6,7 +6,8 @@
 //!
 //! - [`DefaultScanners`] runs the built-in [`Scanner`]s (PII with
 //!   validators, secrets, injection signals, invisible text, encoded
-//!   instructions) and returns [`Finding`]s in canonical order. Content
+//!   instructions) and returns [`Finding`]s in canonical order. Secret
+//!   keywords and injection triggers are found in one pass over the text. Content
 //!   over the size limit yields [`ScanError::TooLarge`]: quarantine it.
 //! - [`redact`] and [`redact_json`] replace findings' bytes and nothing
 //!   else.
@@ -20,6 +21,7 @@
 //! are `ward_core`'s, the very types the policy reads.
 
 mod clause;
+mod confusable;
 mod encoded;
 mod error;
 mod extract;
@@ -27,9 +29,11 @@ mod finding;
 mod gitleaks;
 mod injection;
 mod injection_addressed;
+mod injection_detect;
 mod injection_lex;
 mod injection_template;
 mod invisible;
+mod keywords;
 mod pii;
 mod provenance;
 mod redact;

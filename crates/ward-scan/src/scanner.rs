@@ -8,11 +8,13 @@
 //! not valid UTF-8 is scanned chunk by chunk, and each invalid sequence is
 //! itself reported as invisible text.
 
+use crate::confusable::skeletons;
 use crate::encoded::EncodedScanner;
 use crate::error::ScanError;
 use crate::finding::{normalise, Finding, Span};
 use crate::injection::InjectionScanner;
 use crate::invisible::{InvisibleTextScanner, INVISIBLE};
+use crate::keywords::KeywordSet;
 use crate::pii::PiiScanner;
 use crate::secrets::SecretScanner;
 
@@ -51,9 +53,22 @@ impl Default for ScanLimits {
 
 /// The default scanner set: PII, secrets, injection, invisible text and
 /// encoded instructions, compiled once.
+///
+/// The secrets and injection scanners wait on keywords; the set finds
+/// both scanners' keywords in one pass over the text (`keywords.rs`)
+/// rather than one pass each.
 #[derive(Debug)]
 pub struct DefaultScanners {
-    scanners: Vec<Box<dyn Scanner>>,
+    pii: PiiScanner,
+    secrets: SecretScanner,
+    injection: InjectionScanner,
+    invisible: InvisibleTextScanner,
+    encoded: EncodedScanner,
+    /// The keywords of `secrets` and `injection`; `None` only if the
+    /// automaton could not be built, and then each scanner runs alone.
+    keywords: Option<KeywordSet>,
+    /// The caller's own scanners, after the built-in ones.
+    extra: Vec<Box<dyn Scanner>>,
     limits: ScanLimits,
 }
 
@@ -78,14 +93,16 @@ impl DefaultScanners {
     }
 
     fn with_secret_scanner(secrets: SecretScanner) -> Self {
+        let injection = InjectionScanner::new();
+        let keywords = KeywordSet::new(&injection.patterns(), &secrets.keywords());
         DefaultScanners {
-            scanners: vec![
-                Box::new(PiiScanner::new()),
-                Box::new(secrets),
-                Box::new(InjectionScanner::new()),
-                Box::new(InvisibleTextScanner::new()),
-                Box::new(EncodedScanner::new()),
-            ],
+            pii: PiiScanner::new(),
+            secrets,
+            encoded: EncodedScanner::with_injection(injection.clone()),
+            injection,
+            invisible: InvisibleTextScanner::new(),
+            keywords,
+            extra: Vec::new(),
             limits: ScanLimits::default(),
         }
     }
@@ -100,7 +117,7 @@ impl DefaultScanners {
     /// Adds a scanner of the caller's own.
     #[must_use]
     pub fn with_scanner(mut self, scanner: Box<dyn Scanner>) -> Self {
-        self.scanners.push(scanner);
+        self.extra.push(scanner);
         self
     }
 
@@ -111,7 +128,16 @@ impl DefaultScanners {
 
     /// The scanners, in the order they run.
     pub fn scanners(&self) -> impl Iterator<Item = &dyn Scanner> {
-        self.scanners.iter().map(|s| s.as_ref())
+        let builtin: [&dyn Scanner; 5] = [
+            &self.pii,
+            &self.secrets,
+            &self.injection,
+            &self.invisible,
+            &self.encoded,
+        ];
+        builtin
+            .into_iter()
+            .chain(self.extra.iter().map(|s| s.as_ref()))
     }
 
     /// Runs every scanner over `text`. Content over the limit is not
@@ -119,11 +145,39 @@ impl DefaultScanners {
     pub fn scan(&self, text: &str) -> Result<Vec<Finding>, ScanError> {
         self.check_size(text.len())?;
         let mut out = Vec::new();
-        for s in &self.scanners {
-            s.scan_into(text, &mut out);
-        }
+        self.scan_all(text, &mut out);
         normalise(&mut out);
         Ok(out)
+    }
+
+    /// Every scanner's findings for `text`, appended to `out` unsorted.
+    fn scan_all(&self, text: &str, out: &mut Vec<Finding>) {
+        self.pii.scan_into(text, out);
+        if let Some(keywords) = &self.keywords {
+            let mut windows = self.secrets.new_windows(text.len());
+            let mut cands = Vec::new();
+            keywords.for_each(text.as_bytes(), |triggers, secrets| {
+                self.secrets.add_windows(&mut windows, secrets, text.len());
+                self.injection.add_candidates(text, triggers, &mut cands);
+            });
+            self.secrets.scan_windows(text, &windows, out);
+            // Text with look-alike characters: triggers are also matched
+            // on its skeleton, around the words that fold.
+            let stretches = skeletons(text);
+            if !stretches.is_empty() {
+                self.injection
+                    .add_skeleton_candidates(keywords, text, &stretches, &mut cands);
+            }
+            InjectionScanner::finish(cands, out);
+        } else {
+            self.secrets.scan_into(text, out);
+            self.injection.scan_into(text, out);
+        }
+        self.invisible.scan_into(text, out);
+        self.encoded.scan_into(text, out);
+        for s in &self.extra {
+            s.scan_into(text, out);
+        }
     }
 
     /// Runs every scanner over bytes that may not be UTF-8. Valid runs are
@@ -139,9 +193,7 @@ impl DefaultScanners {
         for chunk in bytes.utf8_chunks() {
             let valid = chunk.valid();
             let mut part = Vec::new();
-            for s in &self.scanners {
-                s.scan_into(valid, &mut part);
-            }
+            self.scan_all(valid, &mut part);
             out.extend(part.into_iter().map(|mut f| {
                 f.span = f.span.shifted(offset);
                 f

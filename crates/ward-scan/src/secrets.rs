@@ -3,19 +3,23 @@
 //! in gitleaks' TOML format (`gitleaks.rs`).
 //!
 //! As in gitleaks, each rule has keywords; one ASCII-case-insensitive
-//! Aho-Corasick pass finds which keywords occur, and only the rules whose
-//! keywords occur run their regex (`regex::bytes`, Unicode off, so matching
-//! is byte-wise and linear). A rule without keywords always runs. Post
+//! Aho-Corasick pass finds which keywords occur (in the default set, the
+//! pass shared with the injection scanner, `keywords.rs`), and only the
+//! rules whose keywords occur run their regex (`regex::bytes`, Unicode
+//! off, so matching is byte-wise and linear), in windows around the hits.
+//! A rule without keywords always runs. Post
 //! checks remove documented placeholders (`AKIAIOSFODNN7EXAMPLE`), JWTs
 //! whose header is not JSON with `alg`, and low-entropy values. When two
 //! secret findings overlap, the more specific rule wins.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use std::sync::OnceLock;
+
 use base64::Engine as _;
 use regex::bytes::{Regex, RegexBuilder};
 
 use crate::error::ScanError;
 use crate::finding::{Finding, Span};
+use crate::keywords::{Hit, KeywordSet};
 use crate::scanner::Scanner;
 use crate::text::shannon_entropy;
 
@@ -215,12 +219,15 @@ pub(crate) fn builtin_specs() -> Vec<RuleSpec> {
 #[derive(Debug, Clone)]
 pub struct SecretScanner {
     rules: Vec<Rule>,
-    /// Keyword automaton; pattern `i` is `keywords[i]`.
-    prefilter: Option<AhoCorasick>,
-    /// For each keyword pattern, the rules it enables.
+    /// The distinct keywords, lowercase and non-empty.
+    keywords: Vec<String>,
+    /// For each keyword, the rules it enables.
     keyword_rules: Vec<Vec<usize>>,
     /// Rules that always run.
     unconditional: Vec<usize>,
+    /// This scanner's own keyword automaton, for use alone; the default
+    /// set finds the keywords in its shared pass instead.
+    own: OnceLock<Option<KeywordSet>>,
 }
 
 impl Default for SecretScanner {
@@ -256,8 +263,10 @@ impl SecretScanner {
         let mut keyword_rules: Vec<Vec<usize>> = Vec::new();
         let mut unconditional = Vec::new();
         for (ri, rule) in rules.iter().enumerate() {
-            if rule.keywords.is_empty() {
+            // An empty keyword occurs everywhere: the rule always runs.
+            if rule.keywords.is_empty() || rule.keywords.iter().any(String::is_empty) {
                 unconditional.push(ri);
+                continue;
             }
             for k in &rule.keywords {
                 if let Some(pos) = keywords.iter().position(|x| x == k) {
@@ -270,17 +279,12 @@ impl SecretScanner {
                 }
             }
         }
-        let prefilter = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .kind(Some(AhoCorasickKind::DFA))
-            .match_kind(MatchKind::Standard)
-            .build(&keywords)
-            .ok();
         SecretScanner {
             rules,
-            prefilter,
+            keywords,
             keyword_rules,
             unconditional,
+            own: OnceLock::new(),
         }
     }
 
@@ -289,30 +293,35 @@ impl SecretScanner {
         self.rules.iter().map(|r| r.id.as_str()).collect()
     }
 
+    /// The keywords, for a shared keyword pass; hits refer to this list.
+    pub(crate) fn keywords(&self) -> Vec<&str> {
+        self.keywords.iter().map(String::as_str).collect()
+    }
+
     /// For each rule: `None` if it does not run, else the byte windows to
-    /// run it in (the whole text for rules without keywords; around each
-    /// keyword hit for the others, merged).
-    fn rule_windows(&self, bytes: &[u8]) -> Vec<Option<Vec<(usize, usize)>>> {
-        let mut windows: Vec<Option<Vec<(usize, usize)>>> = vec![None; self.rules.len()];
+    /// run it in. Rules without keywords run over the whole text; the
+    /// others get windows around their keyword hits (`add_windows`).
+    pub(crate) fn new_windows(&self, len: usize) -> Windows {
+        let mut windows: Windows = vec![None; self.rules.len()];
         for &ri in &self.unconditional {
             if let Some(w) = windows.get_mut(ri) {
-                *w = Some(vec![(0, bytes.len())]);
+                *w = Some(vec![(0, len)]);
             }
         }
-        let Some(ac) = &self.prefilter else {
-            return windows;
-        };
-        for m in ac.find_overlapping_iter(bytes) {
-            for &ri in self
-                .keyword_rules
-                .get(m.pattern().as_usize())
-                .map_or(&[][..], Vec::as_slice)
-            {
+        windows
+    }
+
+    /// Adds the windows around keyword `hits`, which come in the order of
+    /// an overlapping search (by end offset); close windows merge.
+    pub(crate) fn add_windows(&self, windows: &mut Windows, hits: &[Hit], len: usize) {
+        for m in hits {
+            let index = usize::try_from(m.index).unwrap_or(usize::MAX);
+            for &ri in self.keyword_rules.get(index).map_or(&[][..], Vec::as_slice) {
                 let (Some(rule), Some(slot)) = (self.rules.get(ri), windows.get_mut(ri)) else {
                     continue;
                 };
-                let lo = m.start().saturating_sub(WINDOW_BEFORE);
-                let hi = m.end().saturating_add(rule.window_after).min(bytes.len());
+                let lo = m.start.saturating_sub(WINDOW_BEFORE);
+                let hi = m.end.saturating_add(rule.window_after).min(len);
                 let list = slot.get_or_insert_with(Vec::new);
                 match list.last_mut() {
                     Some(last) if lo <= last.1 => last.1 = last.1.max(hi),
@@ -320,20 +329,13 @@ impl SecretScanner {
                 }
             }
         }
-        windows
-    }
-}
-
-impl Scanner for SecretScanner {
-    fn name(&self) -> &'static str {
-        "secret"
     }
 
-    fn scan_into(&self, text: &str, out: &mut Vec<Finding>) {
+    /// Runs each rule in its windows of `text`.
+    pub(crate) fn scan_windows(&self, text: &str, windows: &Windows, out: &mut Vec<Finding>) {
         let bytes = text.as_bytes();
-        let windows = self.rule_windows(bytes);
         let mut found: Vec<(u8, Finding)> = Vec::new();
-        for (rule, wins) in self.rules.iter().zip(&windows) {
+        for (rule, wins) in self.rules.iter().zip(windows) {
             let Some(wins) = wins else { continue };
             for &(lo, hi) in wins {
                 let lo = crate::text::floor_boundary(text, lo);
@@ -345,6 +347,31 @@ impl Scanner for SecretScanner {
             }
         }
         resolve_overlaps(found, out);
+    }
+}
+
+/// Per rule, the byte windows it runs in (`None`: it does not run).
+pub(crate) type Windows = Vec<Option<Vec<(usize, usize)>>>;
+
+impl Scanner for SecretScanner {
+    fn name(&self) -> &'static str {
+        "secret"
+    }
+
+    fn scan_into(&self, text: &str, out: &mut Vec<Finding>) {
+        let own = self
+            .own
+            .get_or_init(|| KeywordSet::new(&[], &self.keywords()));
+        let mut windows = self.new_windows(text.len());
+        match own {
+            Some(own) => own.for_each(text.as_bytes(), |_, hits| {
+                self.add_windows(&mut windows, hits, text.len());
+            }),
+            // No keyword automaton (it could not be built): every rule
+            // runs over the whole text rather than none.
+            None => windows.fill(Some(vec![(0, text.len())])),
+        }
+        self.scan_windows(text, &windows, out);
     }
 }
 
