@@ -14,6 +14,7 @@ mod admin;
 mod approvals;
 mod breaker;
 mod bundles;
+mod content;
 mod engine;
 mod gather;
 mod identity;
