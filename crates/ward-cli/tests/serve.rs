@@ -180,6 +180,23 @@ fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
+/// `ward audit check` of tenant `acme` in `data/audit.db`, which must pass;
+/// its report.
+fn audit_check(data: &Path) -> String {
+    let check = ward()
+        .args(["audit", "check", "--db"])
+        .arg(data.join("audit.db"))
+        .args(["--tenant", "acme"])
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    String::from_utf8_lossy(&check.stdout).into_owned()
+}
+
 #[test]
 fn serve_with_no_flags_runs_on_the_embedded_default_and_restarts_where_it_stopped() {
     let dir = tempfile::tempdir().unwrap();
@@ -239,18 +256,8 @@ fn serve_with_no_flags_runs_on_the_embedded_default_and_restarts_where_it_stoppe
         "{again}"
     );
     node.stop();
-    let check = ward()
-        .args(["audit", "check", "--db"])
-        .arg(data.join("audit.db"))
-        .args(["--tenant", "acme"])
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
-    assert!(String::from_utf8_lossy(&check.stdout).contains("holds 2 entries"));
+    let check = audit_check(&data);
+    assert!(check.contains("holds 2 entries"), "{check}");
     // The refund after the restart is indexed by amount, like the first.
     let query = ward()
         .args(["audit", "query", "--db"])
@@ -363,18 +370,7 @@ fn a_full_disk_denies_without_receipts_and_the_gate_recovers() {
         std::thread::sleep(Duration::from_millis(50));
     }
     node.stop();
-    let check = ward()
-        .args(["audit", "check", "--db"])
-        .arg(data.join("audit.db"))
-        .args(["--tenant", "acme"])
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
-    let report = String::from_utf8_lossy(&check.stdout).into_owned();
+    let report = audit_check(&data);
     assert!(
         report.contains(&format!("holds {} entries", allowed + 1)),
         "{report}"
