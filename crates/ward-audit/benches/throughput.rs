@@ -79,6 +79,27 @@ fn entry(n: u64, tenants: &[&str]) -> AppendRequest {
     }
 }
 
+/// `n` distinct entries in time order, built on every core. A log records
+/// entries in time order, so a run must not wrap around the pool: replayed
+/// times would insert all over the `(log, time)` index instead of at its
+/// right edge, which no real log does.
+fn pool(n: u64) -> Vec<AppendRequest> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
+    let chunk = n.div_ceil(threads);
+    std::thread::scope(|s| {
+        let parts: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    (t * chunk..((t + 1) * chunk).min(n))
+                        .map(|i| entry(i, &TENANTS))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        parts.into_iter().flat_map(|p| p.join().unwrap()).collect()
+    })
+}
+
 fn config() -> WriterConfig {
     WriterConfig {
         indexed_args: std::env::var("WARD_BENCH_INDEXED")
@@ -132,6 +153,9 @@ async fn load(
                 let mut receipt_bytes = 0;
                 let mut i = t;
                 while !stop.load(Ordering::Relaxed) {
+                    if i == pool.len() {
+                        eprintln!("note: the entry pool wrapped; raise WARD_BENCH_POOL");
+                    }
                     let request = pool[i % pool.len()].clone();
                     i += tasks;
                     let t0 = Instant::now();
@@ -217,7 +241,7 @@ fn sustained(rt: &tokio::runtime::Runtime) {
     let stores = std::env::var("WARD_BENCH_STORES").unwrap_or_else(|_| "sqlite,postgres".into());
     let warmup = Duration::from_millis(env_u64("WARD_BENCH_WARMUP_MS", 1000));
     let measure = Duration::from_secs(env_u64("WARD_BENCH_SECS", 5));
-    let pool: Arc<Vec<AppendRequest>> = Arc::new((0..8192).map(|n| entry(n, &TENANTS)).collect());
+    let pool = Arc::new(pool(env_u64("WARD_BENCH_POOL", 1 << 19)));
     println!(
         "sustained append, {}s measured after {}ms warm-up, {} tenants, fresh database per row",
         measure.as_secs(),

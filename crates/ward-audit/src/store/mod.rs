@@ -87,6 +87,16 @@ pub enum ArgValue {
     Text(String),
 }
 
+impl ArgValue {
+    /// The `(num, text)` columns of the side table: one is set.
+    pub(crate) fn columns(&self) -> (Option<f64>, Option<&str>) {
+        match self {
+            ArgValue::Number(n) => (Some(*n), None),
+            ArgValue::Text(s) => (None, Some(s.as_str())),
+        }
+    }
+}
+
 /// One entry of a batch, with what queries need.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EntryRow {
@@ -136,7 +146,8 @@ pub struct LogAppend {
     pub create: Option<LogInfo>,
     /// Entries, in index order.
     pub entries: Vec<EntryRow>,
-    /// Perfect subtrees completed by the entries.
+    /// Perfect subtrees completed by the entries (all levels: the store
+    /// keeps those at or above [`FIRST_STORED_LEVEL`]).
     pub nodes: Vec<(NodeId, Hash)>,
     /// Checkpoints, in order.
     pub checkpoints: Vec<CheckpointRow>,
@@ -264,12 +275,74 @@ pub struct Hit {
     pub entry: Vec<u8>,
 }
 
+/// Perfect subtrees below this level are not stored: each is recomputed
+/// from its at most 4 entries when a proof needs it. Storing every level
+/// would write about two node rows per entry; from level 3 up it is one
+/// row per four entries.
+pub const FIRST_STORED_LEVEL: u8 = 3;
+
+/// Whether a store keeps this node (or recomputes it from entries).
+pub(crate) fn is_stored(id: NodeId) -> bool {
+    id.level >= FIRST_STORED_LEVEL
+}
+
+/// The hash of a perfect subtree below [`FIRST_STORED_LEVEL`], from its entries.
+fn computed_node<S: Store + ?Sized>(
+    store: &mut S,
+    origin: &str,
+    id: NodeId,
+) -> Result<Hash, StoreError> {
+    let missing = || StoreError::MissingNode {
+        origin: origin.to_owned(),
+        level: id.level,
+        index: id.index,
+    };
+    let width = 1u64 << id.level;
+    let start = id.index.checked_mul(width).ok_or_else(missing)?;
+    let entries = store.entries(origin, start, start.saturating_add(width))?;
+    if entries.len() as u64 != width {
+        return Err(missing());
+    }
+    let mut level: Vec<Hash> = entries
+        .iter()
+        .map(|e| crate::merkle::leaf_hash(e))
+        .collect();
+    while level.len() > 1 {
+        level = level
+            .chunks_exact(2)
+            .map(|pair| match pair {
+                [left, right] => crate::merkle::node_hash(left, right),
+                _ => unreachable!("chunks_exact(2) yields pairs"),
+            })
+            .collect();
+    }
+    level.pop().ok_or_else(missing)
+}
+
 /// Storage for logs. Implementations are used from one thread at a time.
 pub trait Store: Send {
     /// Every log with its size.
     fn logs(&mut self) -> Result<Vec<LogState>, StoreError>;
-    /// Reads stored nodes; a missing node is an error.
-    fn nodes(&mut self, origin: &str, ids: &[NodeId]) -> Result<Vec<Hash>, StoreError>;
+    /// Reads stored nodes (each at or above [`FIRST_STORED_LEVEL`]); a
+    /// missing node is an error.
+    fn stored_nodes(&mut self, origin: &str, ids: &[NodeId]) -> Result<Vec<Hash>, StoreError>;
+    /// Reads any nodes: stored ones, and lower ones recomputed from entries.
+    fn nodes(&mut self, origin: &str, ids: &[NodeId]) -> Result<Vec<Hash>, StoreError> {
+        let wanted: Vec<NodeId> = ids.iter().copied().filter(|id| is_stored(*id)).collect();
+        let mut stored = self.stored_nodes(origin, &wanted)?.into_iter();
+        ids.iter()
+            .map(|&id| {
+                if !is_stored(id) {
+                    return computed_node(self, origin, id);
+                }
+                stored.next().ok_or(StoreError::MissingNode {
+                    origin: origin.to_owned(),
+                    level: id.level,
+                    index: id.index,
+                })
+            })
+            .collect()
+    }
     /// Commits a batch atomically and durably.
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError>;
     /// Entries `[start, end)` of a log, in order.

@@ -11,12 +11,13 @@ use std::path::{Path, PathBuf};
 use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension, ToSql};
 
 use super::sql::{self, from_db, to_db, Param, Types};
-use super::{ArgValue, Batch, CheckpointRow, Filter, Hit, LogInfo, LogState, Store, StoreError};
+use super::{is_stored, Batch, CheckpointRow, Filter, Hit, LogInfo, LogState, Store, StoreError};
 use crate::merkle::{Hash, NodeId};
 use crate::time::Timestamp;
 
 const TYPES: Types = Types {
     int: "INTEGER",
+    serial: "INTEGER PRIMARY KEY",
     blob: "BLOB",
     real: "REAL",
     without_rowid: " WITHOUT ROWID",
@@ -175,8 +176,20 @@ impl SqliteStore {
                 message: check,
             });
         }
-        for stmt in sql::schema(&TYPES) {
-            conn.execute(&stmt, []).map_err(corrupt)?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(corrupt)?;
+        if version > sql::SCHEMA_VERSION {
+            return Err(StoreError::Open {
+                path: shown,
+                message: format!(
+                    "its schema version {version} is newer than this build of Ward knows ({})",
+                    sql::SCHEMA_VERSION
+                ),
+            });
+        }
+        if version < sql::SCHEMA_VERSION {
+            install_schema(&conn).map_err(corrupt)?;
         }
         Ok(SqliteStore {
             conn,
@@ -219,35 +232,31 @@ impl SqliteStore {
                 )?
                 .execute(params![info.origin, info.tenant, info.key_name, info.verifier_key])?;
             }
-            let tenant: String = tx
-                .prepare_cached("SELECT tenant FROM audit_logs WHERE origin = ?1")?
+            let id: i64 = tx
+                .prepare_cached("SELECT id FROM audit_logs WHERE origin = ?1")?
                 .query_row([&log.origin], |r| r.get(0))?;
-            let origin: &dyn ToSql = &log.origin;
-            let tenant: &dyn ToSql = &tenant;
+            let id: &dyn ToSql = &id;
             let idx: Vec<i64> = log.entries.iter().map(|e| to_db(e.index)).collect();
-            let mut entries: Vec<&dyn ToSql> = Vec::with_capacity(log.entries.len() * 11);
+            let n = log.entries.len();
+            let mut entries: Vec<&dyn ToSql> = Vec::with_capacity(n * 3);
+            let mut facets: Vec<&dyn ToSql> = Vec::with_capacity(n * 9);
             let mut rules: Vec<&dyn ToSql> = Vec::new();
-            let mut payloads: Vec<&dyn ToSql> = Vec::with_capacity(log.entries.len() * 3);
+            let mut payloads: Vec<&dyn ToSql> = Vec::with_capacity(n * 3);
             let mut args: Vec<&dyn ToSql> = Vec::new();
-            let mut sorted_rules: Vec<Vec<&String>> = Vec::with_capacity(log.entries.len());
-            for e in &log.entries {
-                let mut r: Vec<&String> = e.rules.iter().collect();
-                r.sort();
-                r.dedup();
-                sorted_rules.push(r);
-            }
-            let arg_values: Vec<Vec<(Option<f64>, Option<&str>)>> = log
+            let sorted_rules: Vec<Vec<&String>> = log
                 .entries
                 .iter()
                 .map(|e| {
-                    e.args
-                        .iter()
-                        .map(|(_, value)| match value {
-                            ArgValue::Number(n) => (Some(*n), None),
-                            ArgValue::Text(s) => (None, Some(s.as_str())),
-                        })
-                        .collect()
+                    let mut r: Vec<&String> = e.rules.iter().collect();
+                    r.sort();
+                    r.dedup();
+                    r
                 })
+                .collect();
+            let arg_values: Vec<Vec<(Option<f64>, Option<&str>)>> = log
+                .entries
+                .iter()
+                .map(|e| e.args.iter().map(|(_, value)| value.columns()).collect())
                 .collect();
             for (((e, idx), e_rules), e_args) in log
                 .entries
@@ -256,11 +265,10 @@ impl SqliteStore {
                 .zip(&sorted_rules)
                 .zip(&arg_values)
             {
-                entries.extend_from_slice(&[
-                    origin,
+                entries.extend_from_slice(&[id, idx, &e.bytes]);
+                facets.extend_from_slice(&[
+                    id,
                     idx,
-                    &e.bytes,
-                    tenant,
                     &e.kind,
                     &e.time,
                     &e.tool,
@@ -270,70 +278,103 @@ impl SqliteStore {
                     &e.decision_id,
                 ]);
                 for r in e_rules {
-                    rules.extend_from_slice(&[origin, idx, *r]);
+                    rules.extend_from_slice(&[id, idx, *r]);
                 }
                 if let Some(p) = &e.payload {
-                    payloads.extend_from_slice(&[origin, idx, p]);
+                    payloads.extend_from_slice(&[id, idx, p]);
                 }
                 for ((path, _), (num, text)) in e.args.iter().zip(e_args) {
-                    args.extend_from_slice(&[origin, idx, path, num, text]);
+                    args.extend_from_slice(&[id, idx, path, num, text]);
                 }
             }
             insert_rows(
                 &tx,
-                "INSERT INTO audit_entries (origin, idx, entry, tenant, kind, time, tool, outcome, \
-                 principal, agent, decision_id) VALUES ",
-                11,
+                "INSERT INTO audit_entries (log, idx, entry) VALUES ",
+                3,
                 &entries,
             )?;
             insert_rows(
                 &tx,
-                "INSERT INTO audit_rules (origin, idx, rule) VALUES ",
+                "INSERT INTO audit_facets (log, idx, kind, time, tool, outcome, principal, agent, \
+                 decision_id) VALUES ",
+                9,
+                &facets,
+            )?;
+            insert_rows(
+                &tx,
+                "INSERT INTO audit_rules (log, idx, rule) VALUES ",
                 3,
                 &rules,
             )?;
             insert_rows(
                 &tx,
-                "INSERT INTO audit_payloads (origin, idx, payload) VALUES ",
+                "INSERT INTO audit_payloads (log, idx, payload) VALUES ",
                 3,
                 &payloads,
             )?;
             insert_rows(
                 &tx,
-                "INSERT INTO audit_arg_index (origin, idx, path, num, text) VALUES ",
+                "INSERT INTO audit_args (log, idx, path, num, text) VALUES ",
                 5,
                 &args,
             )?;
             let node_ids: Vec<(u8, i64)> = log
                 .nodes
                 .iter()
-                .map(|(id, _)| (id.level, to_db(id.index)))
+                .map(|(node, _)| (node.level, to_db(node.index)))
                 .collect();
             let mut nodes: Vec<&dyn ToSql> = Vec::with_capacity(log.nodes.len() * 4);
-            for ((level, index), (_, hash)) in node_ids.iter().zip(&log.nodes) {
-                nodes.extend_from_slice(&[origin, level, index, hash]);
+            for ((level, index), (node, hash)) in node_ids.iter().zip(&log.nodes) {
+                if is_stored(*node) {
+                    nodes.extend_from_slice(&[id, level, index, hash]);
+                }
             }
             insert_rows(
                 &tx,
-                "INSERT INTO audit_nodes (origin, level, idx, hash) VALUES ",
+                "INSERT INTO audit_nodes (log, level, idx, hash) VALUES ",
                 4,
                 &nodes,
             )?;
             let mut cp = tx.prepare_cached(
-                "INSERT INTO audit_checkpoints (origin, seq, size, note, is_final) \
-                 SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3, ?4 FROM audit_checkpoints WHERE origin = ?1",
+                "INSERT INTO audit_checkpoints (log, seq, size, note, is_final) \
+                 SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3, ?4 FROM audit_checkpoints WHERE log = ?1",
             )?;
             for c in &log.checkpoints {
-                cp.execute(params![
-                    log.origin,
-                    to_db(c.size),
-                    c.note,
-                    i64::from(c.is_final)
-                ])?;
+                cp.execute(params![id, to_db(c.size), c.note, i64::from(c.is_final)])?;
             }
         }
         tx.commit()
     }
+}
+
+/// Creates the tables of a new database, or brings an older one to the
+/// current schema, in one transaction.
+fn install_schema(conn: &Connection) -> rusqlite::Result<()> {
+    // Version 1 did not set user_version: its `audit_entries` is keyed by
+    // the origin string.
+    let v1: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM pragma_table_info('audit_entries') WHERE name = 'origin')",
+        [],
+        |r| r.get(0),
+    )?;
+    let mut script = String::from("BEGIN IMMEDIATE;\n");
+    let statements = if v1 {
+        sql::migrate_v1(&TYPES, None)
+    } else {
+        sql::schema(&TYPES)
+    };
+    for stmt in statements {
+        script.push_str(&stmt);
+        script.push_str(";\n");
+    }
+    script.push_str(&format!(
+        "PRAGMA user_version = {};\nCOMMIT;",
+        sql::SCHEMA_VERSION
+    ));
+    conn.execute_batch(&script).inspect_err(|_| {
+        // Leave the file as it was if any statement failed.
+        let _ = conn.execute_batch("ROLLBACK");
+    })
 }
 
 /// Rows per multi-row INSERT, largest first. A batch of n rows takes at most
@@ -399,15 +440,7 @@ fn bind(params: &[Param]) -> Vec<rusqlite::types::Value> {
 impl Store for SqliteStore {
     fn logs(&mut self) -> Result<Vec<LogState>, StoreError> {
         let err = self.err();
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT l.origin, l.tenant, l.key_name, l.verifier_key, \
-                 (SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_entries e WHERE e.origin = l.origin), \
-                 EXISTS (SELECT 1 FROM audit_checkpoints c WHERE c.origin = l.origin AND c.is_final = 1) \
-                 FROM audit_logs l ORDER BY l.origin",
-            )
-            .map_err(&err)?;
+        let mut stmt = self.conn.prepare(sql::LOGS_QUERY).map_err(&err)?;
         let rows = stmt
             .query_map([], |r| {
                 Ok(LogState {
@@ -425,13 +458,14 @@ impl Store for SqliteStore {
         rows.collect::<Result<Vec<_>, _>>().map_err(&err)
     }
 
-    fn nodes(&mut self, origin: &str, ids: &[NodeId]) -> Result<Vec<Hash>, StoreError> {
+    fn stored_nodes(&mut self, origin: &str, ids: &[NodeId]) -> Result<Vec<Hash>, StoreError> {
         let err = self.err();
         let mut stmt = self
             .conn
-            .prepare_cached(
-                "SELECT hash FROM audit_nodes WHERE origin = ?1 AND level = ?2 AND idx = ?3",
-            )
+            .prepare_cached(&format!(
+                "SELECT hash FROM audit_nodes WHERE log = {} AND level = ?2 AND idx = ?3",
+                sql::log_id("?1")
+            ))
             .map_err(&err)?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
@@ -488,7 +522,10 @@ impl Store for SqliteStore {
         let err = self.err();
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT entry FROM audit_entries WHERE origin = ?1 AND idx >= ?2 AND idx < ?3 ORDER BY idx")
+            .prepare_cached(&format!(
+                "SELECT entry FROM audit_entries WHERE log = {} AND idx >= ?2 AND idx < ?3 ORDER BY idx",
+                sql::log_id("?1")
+            ))
             .map_err(&err)?;
         let rows = stmt
             .query_map(params![origin, to_db(start), to_db(end)], |r| r.get(0))
@@ -500,9 +537,10 @@ impl Store for SqliteStore {
         let err = self.err();
         let mut stmt = self
             .conn
-            .prepare_cached(
-                "SELECT size, note, is_final FROM audit_checkpoints WHERE origin = ?1 ORDER BY seq",
-            )
+            .prepare_cached(&format!(
+                "SELECT size, note, is_final FROM audit_checkpoints WHERE log = {} ORDER BY seq",
+                sql::log_id("?1")
+            ))
             .map_err(&err)?;
         let rows = stmt
             .query_map([origin], |r| {
@@ -519,7 +557,10 @@ impl Store for SqliteStore {
     fn payload(&mut self, origin: &str, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
         let err = self.err();
         self.conn
-            .prepare_cached("SELECT payload FROM audit_payloads WHERE origin = ?1 AND idx = ?2")
+            .prepare_cached(&format!(
+                "SELECT payload FROM audit_payloads WHERE log = {} AND idx = ?2",
+                sql::log_id("?1")
+            ))
             .and_then(|mut s| {
                 s.query_row(params![origin, to_db(index)], |r| r.get(0))
                     .optional()
@@ -532,12 +573,18 @@ impl Store for SqliteStore {
         let tx = self.conn.transaction().map_err(&err)?;
         let n = tx
             .execute(
-                "DELETE FROM audit_payloads WHERE origin = ?1 AND idx = ?2",
+                &format!(
+                    "DELETE FROM audit_payloads WHERE log = {} AND idx = ?2",
+                    sql::log_id("?1")
+                ),
                 params![origin, to_db(index)],
             )
             .map_err(&err)?;
         tx.execute(
-            "DELETE FROM audit_arg_index WHERE origin = ?1 AND idx = ?2",
+            &format!(
+                "DELETE FROM audit_args WHERE log = {} AND idx = ?2",
+                sql::log_id("?1")
+            ),
             params![origin, to_db(index)],
         )
         .map_err(&err)?;
@@ -573,7 +620,11 @@ impl Store for SqliteStore {
         let row: (Option<i64>, Option<i64>) = self
             .conn
             .query_row(
-                "SELECT MIN(idx), MAX(idx) FROM audit_entries WHERE origin = ?1 AND time >= ?2 AND (?3 IS NULL OR time < ?3)",
+                &format!(
+                    "SELECT MIN(idx), MAX(idx) FROM audit_facets WHERE log = {} \
+                     AND time >= ?2 AND (?3 IS NULL OR time < ?3)",
+                    sql::log_id("?1")
+                ),
                 params![origin, from, until],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )

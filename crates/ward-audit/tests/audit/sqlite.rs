@@ -70,7 +70,7 @@ fn check_detects_edited_dropped_reordered_and_inserted_entries() {
     let edited = tampered(&|c, o| {
         let e: Vec<u8> = c
             .query_row(
-                "SELECT entry FROM audit_entries WHERE origin=?1 AND idx=7",
+                "SELECT entry FROM audit_entries WHERE log=(SELECT id FROM audit_logs WHERE origin=?1) AND idx=7",
                 [o],
                 |r| r.get(0),
             )
@@ -79,7 +79,7 @@ fn check_detects_edited_dropped_reordered_and_inserted_entries() {
             .unwrap()
             .replace("\"allow\"", "\"deny\"");
         c.execute(
-            "UPDATE audit_entries SET entry=?2 WHERE origin=?1 AND idx=7",
+            "UPDATE audit_entries SET entry=?2 WHERE log=(SELECT id FROM audit_logs WHERE origin=?1) AND idx=7",
             params![o, e.as_bytes()],
         )
         .unwrap();
@@ -87,7 +87,7 @@ fn check_detects_edited_dropped_reordered_and_inserted_entries() {
     assert!(edited.to_string().contains("checkpoint"), "{edited}");
 
     let dropped_last = tampered(&|c, o| {
-        c.execute("DELETE FROM audit_entries WHERE origin=?1 AND idx=19", [o])
+        c.execute("DELETE FROM audit_entries WHERE log=(SELECT id FROM audit_logs WHERE origin=?1) AND idx=19", [o])
             .unwrap();
     });
     assert!(
@@ -96,10 +96,10 @@ fn check_detects_edited_dropped_reordered_and_inserted_entries() {
     );
 
     let dropped_middle = tampered(&|c, o| {
-        c.execute("DELETE FROM audit_entries WHERE origin=?1 AND idx=3", [o])
+        c.execute("DELETE FROM audit_entries WHERE log=(SELECT id FROM audit_logs WHERE origin=?1) AND idx=3", [o])
             .unwrap();
         c.execute(
-            "UPDATE audit_entries SET idx=idx-1 WHERE origin=?1 AND idx>3",
+            "UPDATE audit_entries SET idx=idx-1 WHERE log=(SELECT id FROM audit_logs WHERE origin=?1) AND idx>3",
             [o],
         )
         .unwrap();
@@ -111,17 +111,17 @@ fn check_detects_edited_dropped_reordered_and_inserted_entries() {
 
     let reordered = tampered(&|c, o| {
         c.execute(
-            "UPDATE audit_entries SET idx=-1 WHERE origin=?1 AND idx=11",
+            "UPDATE audit_entries SET idx=-1 WHERE log=(SELECT id FROM audit_logs WHERE origin=?1) AND idx=11",
             [o],
         )
         .unwrap();
         c.execute(
-            "UPDATE audit_entries SET idx=11 WHERE origin=?1 AND idx=12",
+            "UPDATE audit_entries SET idx=11 WHERE log=(SELECT id FROM audit_logs WHERE origin=?1) AND idx=12",
             [o],
         )
         .unwrap();
         c.execute(
-            "UPDATE audit_entries SET idx=12 WHERE origin=?1 AND idx=-1",
+            "UPDATE audit_entries SET idx=12 WHERE log=(SELECT id FROM audit_logs WHERE origin=?1) AND idx=-1",
             [o],
         )
         .unwrap();
@@ -133,18 +133,18 @@ fn check_detects_edited_dropped_reordered_and_inserted_entries() {
 
     let inserted = tampered(&|c, o| {
         c.execute(
-            "UPDATE audit_entries SET idx=idx+100 WHERE origin=?1 AND idx>=4",
+            "UPDATE audit_entries SET idx=idx+100 WHERE log=(SELECT id FROM audit_logs WHERE origin=?1) AND idx>=4",
             [o],
         )
         .unwrap();
         c.execute(
-            "UPDATE audit_entries SET idx=idx-99 WHERE origin=?1 AND idx>=100",
+            "UPDATE audit_entries SET idx=idx-99 WHERE log=(SELECT id FROM audit_logs WHERE origin=?1) AND idx>=100",
             [o],
         )
         .unwrap();
         c.execute(
-            "INSERT INTO audit_entries (origin, idx, entry, tenant, kind, time) \
-             SELECT origin, 4, entry, tenant, kind, time FROM audit_entries WHERE origin=?1 AND idx=0",
+            "INSERT INTO audit_entries (log, idx, entry) \
+             SELECT log, 4, entry FROM audit_entries WHERE log=(SELECT id FROM audit_logs WHERE origin=?1) AND idx=0",
             [o],
         )
         .unwrap();
@@ -156,7 +156,7 @@ fn check_detects_edited_dropped_reordered_and_inserted_entries() {
 
     let node = tampered(&|c, o| {
         c.execute(
-            "UPDATE audit_nodes SET hash=zeroblob(32) WHERE origin=?1 AND level=1 AND idx=2",
+            "UPDATE audit_nodes SET hash=zeroblob(32) WHERE log=(SELECT id FROM audit_logs WHERE origin=?1) AND level=4 AND idx=0",
             [o],
         )
         .unwrap();
@@ -164,7 +164,7 @@ fn check_detects_edited_dropped_reordered_and_inserted_entries() {
     assert!(node.to_string().contains("Merkle node"), "{node}");
 
     let checkpoint = tampered(&|c, o| {
-        c.execute("UPDATE audit_checkpoints SET note=replace(note, char(10)||'10'||char(10), char(10)||'11'||char(10)) WHERE origin=?1", [o])
+        c.execute("UPDATE audit_checkpoints SET note=replace(note, char(10)||'10'||char(10), char(10)||'11'||char(10)) WHERE log=(SELECT id FROM audit_logs WHERE origin=?1)", [o])
             .unwrap();
     });
     assert!(
@@ -180,13 +180,8 @@ fn a_writer_refuses_a_log_that_disagrees_with_its_checkpoint() {
     {
         let c = Connection::open(&path).unwrap();
         let o = key(9).origin("acme");
-        c.execute("DELETE FROM audit_entries WHERE origin=?1 AND idx=19", [&o])
+        c.execute("DELETE FROM audit_entries WHERE log=(SELECT id FROM audit_logs WHERE origin=?1) AND idx=19", [&o])
             .unwrap();
-        c.execute(
-            "DELETE FROM audit_nodes WHERE origin=?1 AND level=0 AND idx=19",
-            [&o],
-        )
-        .unwrap();
     }
     let err = Writer::start(
         Box::new(SqliteStore::open(&path).unwrap()),
@@ -227,4 +222,104 @@ fn corrupt_and_truncated_databases_are_reported_with_their_path() {
     let err = SqliteStore::open(&path).map(|_| ()).unwrap_err();
     assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
     assert!(err.to_string().contains("seeded.db"), "{err}");
+}
+
+/// `testdata/audit/v1-database.sql` is the dump of a database written by
+/// the schema version 1 code (commit 6c2d813): 20 refunds for acme (every
+/// fourth one of 900, with rule `refunds.large`) and 5 for beta, under
+/// `key(9)`, with `amount` indexed.
+#[test]
+fn a_version_1_database_is_migrated_with_every_entry_and_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.db");
+    let dump = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/audit/v1-database.sql"
+    ))
+    .unwrap();
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch(&dump)
+        .unwrap();
+    let before: Vec<Vec<u8>> = {
+        let c = Connection::open(&path).unwrap();
+        let mut stmt = c
+            .prepare("SELECT entry FROM audit_entries ORDER BY origin, idx")
+            .unwrap();
+        let rows = stmt.query_map([], |r| r.get(0)).unwrap();
+        rows.map(Result::unwrap).collect()
+    };
+    assert_eq!(before.len(), 25);
+
+    let mut store = SqliteStore::open(&path).unwrap();
+    let acme = check(&mut store, "acme").unwrap();
+    assert_eq!((acme[0].size, acme.len()), (20, 1));
+    assert_eq!(check(&mut store, "beta").unwrap()[0].size, 5);
+    let origin = key(9).origin("acme");
+    let mut after = store.entries(&origin, 0, 20).unwrap();
+    after.extend(store.entries(&key(9).origin("beta"), 0, 5).unwrap());
+    assert_eq!(after, before, "entries are copied byte for byte");
+    assert!(store.payload(&origin, 3).unwrap().is_some());
+
+    let large = |store: &mut SqliteStore, filter: ward_audit::Filter| {
+        ward_audit::query(store, &filter).unwrap()[0]
+            .entries
+            .iter()
+            .map(|(i, _)| *i)
+            .collect::<Vec<_>>()
+    };
+    let by_rule = ward_audit::Filter {
+        tenant: "acme".into(),
+        rule: Some("refunds.large".into()),
+        ..Default::default()
+    };
+    let by_amount = ward_audit::Filter {
+        tenant: "acme".into(),
+        args: vec!["amount>500".parse().unwrap()],
+        ..Default::default()
+    };
+    assert_eq!(large(&mut store, by_rule), [0, 4, 8, 12, 16]);
+    assert_eq!(large(&mut store, by_amount), [0, 4, 8, 12, 16]);
+    drop(store);
+
+    // The writer continues the migrated log, and reopening does not migrate again.
+    let writer = Writer::start(
+        Box::new(SqliteStore::open(&path).unwrap()),
+        key(9),
+        ticking_clock(Q3),
+        WriterConfig::default(),
+    )
+    .unwrap();
+    let receipt = writer
+        .append_blocking(refund("acme", 20, 10, "allow", Q3))
+        .unwrap();
+    assert_eq!(receipt.index, 20);
+    drop(writer);
+    let mut store = SqliteStore::open(&path).unwrap();
+    assert_eq!(check(&mut store, "acme").unwrap()[0].size, 21);
+    let tables: i64 = Connection::open(&path)
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name LIKE '%_v1' OR name = 'audit_arg_index'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(tables, 0, "the version 1 tables are gone");
+}
+
+#[test]
+fn a_database_from_a_newer_version_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("future.db");
+    drop(SqliteStore::open(&path).unwrap());
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("PRAGMA user_version = 99")
+        .unwrap();
+    let err = SqliteStore::open(&path).unwrap_err();
+    assert!(
+        err.to_string().contains("schema version 99 is newer"),
+        "{err}"
+    );
 }

@@ -400,8 +400,8 @@ impl Store for Flaky {
     fn logs(&mut self) -> Result<Vec<LogState>, StoreError> {
         self.inner.logs()
     }
-    fn nodes(&mut self, origin: &str, ids: &[NodeId]) -> Result<Vec<[u8; 32]>, StoreError> {
-        self.inner.nodes(origin, ids)
+    fn stored_nodes(&mut self, origin: &str, ids: &[NodeId]) -> Result<Vec<[u8; 32]>, StoreError> {
+        self.inner.stored_nodes(origin, ids)
     }
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
         if self.fail.load(Ordering::SeqCst) {
