@@ -289,32 +289,32 @@ impl SqliteStore {
             }
             insert_rows(
                 &tx,
-                "INSERT INTO audit_entries (log, idx, entry) VALUES ",
+                "INSERT OR ROLLBACK INTO audit_entries (log, idx, entry) VALUES ",
                 3,
                 &entries,
             )?;
             insert_rows(
                 &tx,
-                "INSERT INTO audit_facets (log, idx, kind, time, tool, outcome, principal, agent, \
+                "INSERT OR ROLLBACK INTO audit_facets (log, idx, kind, time, tool, outcome, principal, agent, \
                  decision_id) VALUES ",
                 9,
                 &facets,
             )?;
             insert_rows(
                 &tx,
-                "INSERT INTO audit_rules (log, idx, rule) VALUES ",
+                "INSERT OR ROLLBACK INTO audit_rules (log, idx, rule) VALUES ",
                 3,
                 &rules,
             )?;
             insert_rows(
                 &tx,
-                "INSERT INTO audit_payloads (log, idx, payload) VALUES ",
+                "INSERT OR ROLLBACK INTO audit_payloads (log, idx, payload) VALUES ",
                 3,
                 &payloads,
             )?;
             insert_rows(
                 &tx,
-                "INSERT INTO audit_args (log, idx, path, num, text) VALUES ",
+                "INSERT OR ROLLBACK INTO audit_args (log, idx, path, num, text) VALUES ",
                 5,
                 &args,
             )?;
@@ -331,7 +331,7 @@ impl SqliteStore {
             }
             insert_rows(
                 &tx,
-                "INSERT INTO audit_nodes (log, level, idx, hash) VALUES ",
+                "INSERT OR ROLLBACK INTO audit_nodes (log, level, idx, hash) VALUES ",
                 4,
                 &nodes,
             )?;
@@ -402,7 +402,11 @@ fn multi_row_sql(head: &str, cols: usize, rows: usize) -> String {
 }
 
 /// Inserts `values` (rows of `cols` values, row after row) with as few
-/// statements as [`ROWS_PER_INSERT`] allows.
+/// statements as [`ROWS_PER_INSERT`] allows. `head` says `INSERT OR
+/// ROLLBACK`: a conflict fails the whole batch anyway, and without the
+/// default `ABORT` a multi-row statement needs no statement journal (which
+/// SQLite otherwise writes, and spills to a temporary file, for every page
+/// the statement touches).
 fn insert_rows(
     tx: &rusqlite::Transaction<'_>,
     head: &str,

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use ward_audit::{
     check, check_export, export_log, forget_payload, logs_of, query, ArgFilter, ArgOp, ArgValue,
-    AuditError, Batch, CheckpointRow, Filter, Hit, LogState, Receipt, SignedCheckpoint, Store,
-    StoreError, Timestamp, Writer, WriterConfig,
+    AuditError, Batch, CheckpointRow, EntryRow, Filter, Hit, LogAppend, LogInfo, LogState, Receipt,
+    SignedCheckpoint, Store, StoreError, Timestamp, Writer, WriterConfig,
 };
 
 use ward_audit::merkle::NodeId;
@@ -475,6 +475,68 @@ pub(crate) fn store_failures_fail_every_waiter(open: Open<'_>) {
 }
 
 /// Runs the whole suite; `fresh` returns an opener for a new, empty database.
+/// A batch that conflicts with what is stored (an entry index taken twice)
+/// fails as a whole: none of its rows, in any table, stay behind, and the
+/// store takes the next batch.
+pub(crate) fn a_conflicting_batch_leaves_nothing_behind(open: Open<'_>) {
+    let mut store = open();
+    let origin = key(7).origin("acme");
+    let row = |index: u64| EntryRow {
+        index,
+        bytes: format!("entry {index}").into_bytes(),
+        kind: "decision".into(),
+        time: format!("2026-07-01T00:00:0{index}.000Z"),
+        tool: Some("refund".into()),
+        outcome: Some("allow".into()),
+        principal: Some("u-1".into()),
+        agent: Some("bot".into()),
+        decision_id: Some(format!("d-{index}")),
+        rules: vec!["refunds.small".into()],
+        payload: Some(b"{\"amount\":10}".to_vec()),
+        args: vec![("amount".into(), ArgValue::Number(10.0))],
+    };
+    let append = |entries: Vec<EntryRow>, create: bool| Batch {
+        logs: vec![LogAppend {
+            origin: origin.clone(),
+            create: create.then(|| LogInfo {
+                origin: origin.clone(),
+                tenant: "acme".into(),
+                key_name: "ward/test".into(),
+                verifier_key: key(7).verifier().to_string(),
+            }),
+            nodes: Vec::new(),
+            checkpoints: vec![CheckpointRow {
+                size: entries.len() as u64,
+                note: format!("checkpoint of {} entries", entries.len()),
+                is_final: false,
+            }],
+            entries,
+        }],
+    };
+    store.commit(&append(vec![row(0)], true)).unwrap();
+    // Entry 1 is new, entry 0 is taken: the statement that inserts both fails.
+    store
+        .commit(&append(vec![row(1), row(0)], false))
+        .unwrap_err();
+    let after_conflict = |store: &mut Box<dyn Store>, entries: usize, checkpoints: usize| {
+        assert_eq!(store.entries(&origin, 0, 10).unwrap().len(), entries);
+        assert_eq!(store.checkpoints(&origin).unwrap().len(), checkpoints);
+        let hits = store
+            .query(&Filter {
+                tenant: "acme".into(),
+                rule: Some("refunds.small".into()),
+                args: vec!["amount<=10".parse().unwrap()],
+                ..Filter::default()
+            })
+            .unwrap();
+        assert_eq!(hits.len(), entries);
+    };
+    after_conflict(&mut store, 1, 1);
+    assert_eq!(store.payload(&origin, 1).unwrap(), None);
+    store.commit(&append(vec![row(1)], false)).unwrap();
+    after_conflict(&mut store, 2, 2);
+}
+
 pub(crate) fn run_all(fresh: &dyn Fn() -> Box<dyn Fn() -> Box<dyn Store>>) {
     appends_verify_and_survive_restart(&*fresh());
     concurrent_group_commit(&*fresh());
@@ -483,4 +545,5 @@ pub(crate) fn run_all(fresh: &dyn Fn() -> Box<dyn Fn() -> Box<dyn Store>>) {
     exports_follow_the_format(&*fresh());
     rotation_chains_logs(&*fresh());
     store_failures_fail_every_waiter(&*fresh());
+    a_conflicting_batch_leaves_nothing_behind(&*fresh());
 }
