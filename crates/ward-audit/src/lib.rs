@@ -29,7 +29,7 @@ pub use store::postgres::PgStore;
 pub use store::sqlite::SqliteStore;
 pub use store::{
     ArgFilter, ArgOp, ArgValue, Batch, CheckpointRow, EntryRow, Filter, Hit, LogAppend, LogInfo,
-    LogState, Store, StoreError, FIRST_STORED_LEVEL,
+    LogState, Store, StoreError, Syncer, FIRST_STORED_LEVEL,
 };
 pub use time::{Timestamp, TimestampError};
 pub use writer::{AppendRequest, Clock, Writer, WriterConfig};

@@ -8,15 +8,26 @@
 //! commit returns, with whatever queued meanwhile, so an idle log commits a
 //! lone entry at once and a busy one commits larger batches, without a
 //! fixed sleep. A non-zero `window` adds a gathering delay after the first
-//! submission of a batch (tests use it to force entries into one batch). The signatures are computed before the commit but nothing is
-//! released until the commit returns: a receipt is only ever given for an
-//! entry and a checkpoint that are durable. If the commit fails, every
-//! waiter of the batch gets the error and the writer reloads its state from
-//! the store before the next batch.
+//! submission of a batch (tests use it to force entries into one batch).
+//!
+//! The signatures are computed before the commit, but no receipt is
+//! released before its batch is durable. The writer commits through
+//! [`Store::commit_unsynced`] and hands the receipts, with the store's
+//! [`Syncer`], to a release thread, which flushes the file once for every
+//! batch queued so far and only then answers their callers; meanwhile the
+//! writer builds and commits the next batch. A store without a syncer
+//! (PostgreSQL) is durable when its commit returns.
+//!
+//! If a commit fails, every waiter of the batch gets the error and the
+//! writer reloads its state from the store before the next batch. If a
+//! flush fails, nothing after the last good flush can be known to be on
+//! disk (the kernel may have dropped the pages it could not write): every
+//! waiter from then on gets the error, and the writer refuses all further
+//! appends until it is restarted and reloads from what the disk holds.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -27,7 +38,7 @@ use crate::error::AuditError;
 use crate::merkle::{self, Frontier, Hash, NodeId};
 use crate::note::{root_base64, Checkpoint, LogKey, Receipt, SignedCheckpoint, VerifierKey};
 use crate::store::{
-    ArgValue, Batch, CheckpointRow, EntryRow, LogAppend, LogInfo, Store, StoreError,
+    ArgValue, Batch, CheckpointRow, EntryRow, LogAppend, LogInfo, Store, StoreError, Syncer,
 };
 use crate::time::Timestamp;
 
@@ -107,6 +118,69 @@ impl Reply {
     }
 }
 
+/// The receipts (or errors) of one committed batch, released to their
+/// callers once the batch is durable.
+struct Release {
+    syncer: Option<Syncer>,
+    replies: Vec<(Reply, Result<Receipt, AuditError>)>,
+}
+
+/// Why the log stopped taking appends, once a flush has failed.
+type Failure = Arc<Mutex<Option<String>>>;
+
+fn failure(failed: &Failure) -> Option<String> {
+    match failed.lock() {
+        Ok(guard) => guard.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    }
+}
+
+fn not_durable(message: &str) -> AuditError {
+    AuditError::Store(StoreError::Database {
+        path: "audit store".to_owned(),
+        message: format!(
+            "{message}; nothing after the last flushed batch is known to be on disk, \
+             so the log takes no more entries until the writer is restarted"
+        ),
+    })
+}
+
+/// The release thread: takes every batch queued so far, flushes each file
+/// they were committed to once, and then answers their callers.
+fn release(rx: &mpsc::Receiver<Release>, failed: &Failure) {
+    while let Ok(first) = rx.recv() {
+        let mut group = vec![first];
+        group.extend(rx.try_iter());
+        let mut error = failure(failed);
+        if error.is_none() {
+            let mut flushed: Vec<&Syncer> = Vec::new();
+            for syncer in group.iter().filter_map(|r| r.syncer.as_ref()) {
+                if flushed.iter().any(|f| f.same_file(syncer)) {
+                    continue;
+                }
+                if let Err(e) = syncer.sync() {
+                    let message = e.to_string();
+                    match failed.lock() {
+                        Ok(mut guard) => *guard = Some(message.clone()),
+                        Err(poisoned) => *poisoned.into_inner() = Some(message.clone()),
+                    }
+                    error = Some(message);
+                    break;
+                }
+                flushed.push(syncer);
+            }
+        }
+        for batch in group {
+            for (reply, result) in batch.replies {
+                reply.send(match &error {
+                    None => result,
+                    Some(message) => Err(not_durable(message)),
+                });
+            }
+        }
+    }
+}
+
 struct Pending {
     row: EntryRow,
     tenant: String,
@@ -137,21 +211,37 @@ impl Writer {
         let (tx, rx) = mpsc::channel();
         let verifier = key.verifier();
         let indexed_args = Arc::new(config.indexed_args.clone());
+        let thread_err = |name: &str, e: std::io::Error| AuditError::Io {
+            path: format!("{name} thread"),
+            message: e.to_string(),
+        };
+        let failed: Failure = Arc::default();
+        let (release_tx, release_rx) = mpsc::channel();
+        let released = Arc::clone(&failed);
+        let releaser = std::thread::Builder::new()
+            .name("ward-audit-release".to_owned())
+            .spawn(move || release(&release_rx, &released))
+            .map_err(|e| thread_err("ward-audit-release", e))?;
         let mut state = WriterState {
             store,
             key,
             logs,
             stale: false,
+            release: release_tx,
+            failed,
         };
         let window = config.window;
         let max_batch = config.max_batch.max(1);
         let thread = std::thread::Builder::new()
             .name("ward-audit-writer".to_owned())
-            .spawn(move || state.run(&rx, window, max_batch))
-            .map_err(|e| AuditError::Io {
-                path: "ward-audit-writer thread".to_owned(),
-                message: e.to_string(),
-            })?;
+            .spawn(move || {
+                state.run(&rx, window, max_batch);
+                // Closing the release channel lets the release thread answer
+                // what is queued and stop.
+                drop(state);
+                drop(releaser.join());
+            })
+            .map_err(|e| thread_err("ward-audit-writer", e))?;
         Ok(Writer {
             tx: Some(tx),
             thread: Some(thread),
@@ -286,6 +376,10 @@ struct WriterState {
     logs: HashMap<String, OpenLog>,
     /// Set after a failed commit: the store may hold more than memory says.
     stale: bool,
+    /// To the release thread.
+    release: mpsc::Sender<Release>,
+    /// Set by the release thread when a flush failed.
+    failed: Failure,
 }
 
 fn inconsistent(origin: &str, message: impl Into<String>) -> AuditError {
@@ -472,6 +566,12 @@ impl WriterState {
     }
 
     fn process(&mut self, batch: Vec<Pending>) {
+        if let Some(message) = failure(&self.failed) {
+            for p in batch {
+                p.reply.send(Err(not_durable(&message)));
+            }
+            return;
+        }
         if self.stale {
             if let Err(e) = self.reload() {
                 let message = e.to_string();
@@ -490,7 +590,7 @@ impl WriterState {
             groups.entry(p.tenant.clone()).or_default().push(p);
         }
         let mut commit = Batch::default();
-        let mut plans = Vec::new();
+        let mut plans: Vec<Plan> = Vec::new();
         for (tenant, pendings) in groups {
             let log = self.logs.entry(tenant.clone()).or_insert_with(|| OpenLog {
                 info: LogInfo {
@@ -533,21 +633,14 @@ impl WriterState {
             });
             plans.push((tenant, before, frontier, checkpoint, replies));
         }
-        if let Err(e) = self.store.commit(&commit) {
-            // The outcome of a failed commit may be unknown (a lost
-            // connection after COMMIT): re-read the store before going on.
-            self.stale = true;
-            let message = e.to_string();
-            for (_, _, _, _, replies) in plans {
-                for reply in replies {
-                    reply.send(Err(AuditError::Store(StoreError::Database {
-                        path: "audit store".to_owned(),
-                        message: message.clone(),
-                    })));
-                }
+        let syncer = match self.store.commit_unsynced(&commit) {
+            Ok(syncer) => syncer,
+            Err(e) => {
+                self.fail_commit(&e, plans);
+                return;
             }
-            return;
-        }
+        };
+        let mut released = Vec::with_capacity(commit.logs.iter().map(|l| l.entries.len()).sum());
         for ((tenant, before, frontier, checkpoint, replies), append) in
             plans.into_iter().zip(commit.logs)
         {
@@ -585,8 +678,38 @@ impl WriterState {
                     Err(merkle::ProofError::Read(e)) => Err(AuditError::Store(e)),
                     Err(merkle::ProofError::OutOfRange(m)) => Err(inconsistent(origin, m)),
                 };
-                reply.send(result);
+                released.push((reply, result));
+            }
+        }
+        let release = Release {
+            syncer,
+            replies: released,
+        };
+        if let Err(mpsc::SendError(release)) = self.release.send(release) {
+            // The release thread is gone (it never stops first): answer here,
+            // but never with a receipt whose flush nobody made.
+            for (reply, _) in release.replies {
+                reply.send(Err(AuditError::WriterClosed));
+            }
+        }
+    }
+
+    fn fail_commit(&mut self, e: &StoreError, plans: Vec<Plan>) {
+        // The outcome of a failed commit may be unknown (a lost connection
+        // after COMMIT): re-read the store before going on.
+        self.stale = true;
+        let message = e.to_string();
+        for (_, _, _, _, replies) in plans {
+            for reply in replies {
+                reply.send(Err(AuditError::Store(StoreError::Database {
+                    path: "audit store".to_owned(),
+                    message: message.clone(),
+                })));
             }
         }
     }
 }
+
+/// What a batch does to one log: its tenant, the frontier before and after,
+/// the signed checkpoint, and the callers in entry order.
+type Plan = (String, Frontier, Frontier, SignedCheckpoint, Vec<Reply>);

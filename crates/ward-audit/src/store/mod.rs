@@ -345,6 +345,13 @@ pub trait Store: Send {
     }
     /// Commits a batch atomically and durably.
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError>;
+    /// Commits a batch atomically, possibly returning before it is durable:
+    /// then the batch is durable once the returned [`Syncer`] has synced.
+    /// This lets the writer build the next batch while the disk flushes the
+    /// last one. The default commits durably and returns no syncer.
+    fn commit_unsynced(&mut self, batch: &Batch) -> Result<Option<Syncer>, StoreError> {
+        self.commit(batch).map(|()| None)
+    }
     /// Entries `[start, end)` of a log, in order.
     fn entries(&mut self, origin: &str, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError>;
     /// All checkpoints of a log in the order issued: (size, note, final).
@@ -362,6 +369,39 @@ pub trait Store: Send {
         from: Option<Timestamp>,
         until: Option<Timestamp>,
     ) -> Result<Option<(u64, u64)>, StoreError>;
+}
+
+/// Makes what a store committed without syncing durable: it flushes one
+/// file (SQLite's write-ahead log) to the disk. Flushing a file covers every
+/// write made to it before, so one sync stands for every batch committed
+/// before it was called.
+#[derive(Debug, Clone)]
+pub struct Syncer {
+    file: std::sync::Arc<std::fs::File>,
+    path: String,
+}
+
+impl Syncer {
+    /// A syncer for `file`, named `path` in errors.
+    pub fn new(file: std::fs::File, path: impl Into<String>) -> Syncer {
+        Syncer {
+            file: std::sync::Arc::new(file),
+            path: path.into(),
+        }
+    }
+
+    /// Flushes the file's data to the disk (`fdatasync`).
+    pub fn sync(&self) -> Result<(), StoreError> {
+        self.file.sync_data().map_err(|e| StoreError::Database {
+            path: self.path.clone(),
+            message: format!("cannot flush the write-ahead log to disk: {e}"),
+        })
+    }
+
+    /// Whether two syncers flush the same open file.
+    pub fn same_file(&self, other: &Syncer) -> bool {
+        std::sync::Arc::ptr_eq(&self.file, &other.file)
+    }
 }
 
 /// Reads one node through a store, for the Merkle functions.

@@ -1,6 +1,11 @@
-//! The embedded store: one SQLite file in WAL mode with `synchronous=FULL`,
-//! so a committed batch survives power loss. A batch is written with
-//! multi-row INSERTs through cached statements.
+//! The embedded store: one SQLite file in WAL mode. [`Store::commit`] runs
+//! with `synchronous=FULL`, so a committed batch survives power loss when it
+//! returns. [`Store::commit_unsynced`] runs with `synchronous=NORMAL` (SQLite
+//! writes the batch's WAL frames but does not flush them) and returns a
+//! [`Syncer`] that flushes the WAL file: the same `fdatasync` that FULL
+//! would have made inside the commit, moved to where the writer can overlap
+//! it with the next batch. A batch is written with multi-row INSERTs
+//! through cached statements.
 //!
 //! Opening never silently empties a database: an existing zero-length file,
 //! a file that is not SQLite, or one failing `PRAGMA quick_check` is an
@@ -11,7 +16,9 @@ use std::path::{Path, PathBuf};
 use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension, ToSql};
 
 use super::sql::{self, from_db, to_db, Param, Types};
-use super::{is_stored, Batch, CheckpointRow, Filter, Hit, LogInfo, LogState, Store, StoreError};
+use super::{
+    is_stored, Batch, CheckpointRow, Filter, Hit, LogInfo, LogState, Store, StoreError, Syncer,
+};
 use crate::merkle::{Hash, NodeId};
 use crate::time::Timestamp;
 
@@ -31,6 +38,10 @@ pub struct SqliteStore {
     path: PathBuf,
     /// Started by the first commit; stopped (and joined) on drop.
     checkpointer: Option<Checkpointer>,
+    /// The connection's `synchronous` setting: FULL (true) or NORMAL.
+    full_sync: bool,
+    /// The WAL file, opened by the first unsynced commit, for its syncers.
+    wal: Option<Syncer>,
 }
 
 /// WAL frames (of 8 KiB, so about 64 MiB) after which the writer's own
@@ -195,6 +206,8 @@ impl SqliteStore {
             conn,
             path: path.to_owned(),
             checkpointer: None,
+            full_sync: true,
+            wal: None,
         })
     }
 
@@ -215,6 +228,50 @@ impl SqliteStore {
                 },
             }
         }
+    }
+
+    fn set_full_sync(&mut self, full: bool) -> Result<(), StoreError> {
+        if self.full_sync != full {
+            let mode = if full { "FULL" } else { "NORMAL" };
+            self.conn
+                .execute_batch(&format!("PRAGMA synchronous={mode}"))
+                .map_err(self.err())?;
+            self.full_sync = full;
+        }
+        Ok(())
+    }
+
+    fn commit_synced_or_not(&mut self, batch: &Batch) -> Result<(), StoreError> {
+        if self.checkpointer.is_none() {
+            self.checkpointer = Checkpointer::start(&self.path);
+            if self.checkpointer.is_some() {
+                // From now on the checkpointer thread checkpoints, not commits.
+                self.conn
+                    .execute_batch("PRAGMA wal_autocheckpoint=0")
+                    .map_err(self.err())?;
+            }
+        }
+        self.commit_inner(batch).map_err(self.err())?;
+        if let Some(c) = &self.checkpointer {
+            if c.wal_is_long() {
+                // PASSIVE never waits: if the background pass holds the
+                // checkpoint lock, this is tried again after the next batch.
+                let done = self
+                    .conn
+                    .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, i64>(1)?,
+                            r.get::<_, i64>(2)?,
+                        ))
+                    });
+                if matches!(done, Ok((0, log, copied)) if log == copied) {
+                    c.wal_was_reset();
+                }
+            }
+            c.wake();
+        }
+        Ok(())
     }
 
     fn commit_inner(&mut self, batch: &Batch) -> rusqlite::Result<()> {
@@ -490,36 +547,24 @@ impl Store for SqliteStore {
     }
 
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
-        if self.checkpointer.is_none() {
-            self.checkpointer = Checkpointer::start(&self.path);
-            if self.checkpointer.is_some() {
-                // From now on the checkpointer thread checkpoints, not commits.
-                self.conn
-                    .execute_batch("PRAGMA wal_autocheckpoint=0")
-                    .map_err(self.err())?;
-            }
+        self.set_full_sync(true)?;
+        self.commit_synced_or_not(batch)
+    }
+
+    fn commit_unsynced(&mut self, batch: &Batch) -> Result<Option<Syncer>, StoreError> {
+        self.set_full_sync(false)?;
+        self.commit_synced_or_not(batch)?;
+        if self.wal.is_none() {
+            // The WAL exists from the first commit on and lives as long as
+            // the connections: SQLite restarts it in place, never replaces it.
+            let wal_path = format!("{}-wal", self.path.display());
+            let file = std::fs::File::open(&wal_path).map_err(|e| StoreError::Database {
+                path: wal_path.clone(),
+                message: format!("cannot open the write-ahead log: {e}"),
+            })?;
+            self.wal = Some(Syncer::new(file, wal_path));
         }
-        self.commit_inner(batch).map_err(self.err())?;
-        if let Some(c) = &self.checkpointer {
-            if c.wal_is_long() {
-                // PASSIVE never waits: if the background pass holds the
-                // checkpoint lock, this is tried again after the next batch.
-                let done = self
-                    .conn
-                    .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-                        Ok((
-                            r.get::<_, i64>(0)?,
-                            r.get::<_, i64>(1)?,
-                            r.get::<_, i64>(2)?,
-                        ))
-                    });
-                if matches!(done, Ok((0, log, copied)) if log == copied) {
-                    c.wal_was_reset();
-                }
-            }
-            c.wake();
-        }
-        Ok(())
+        Ok(self.wal.clone())
     }
 
     fn entries(&mut self, origin: &str, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use ward_audit::{
     check, check_export, export_log, forget_payload, logs_of, query, ArgFilter, ArgOp, ArgValue,
     AuditError, Batch, CheckpointRow, EntryRow, Filter, Hit, LogAppend, LogInfo, LogState, Receipt,
-    SignedCheckpoint, Store, StoreError, Timestamp, Writer, WriterConfig,
+    SignedCheckpoint, Store, StoreError, Syncer, Timestamp, Writer, WriterConfig,
 };
 
 use ward_audit::merkle::NodeId;
@@ -390,10 +390,13 @@ pub(crate) fn rotation_chains_logs(open: Open<'_>) {
     );
 }
 
-/// A store whose commits fail while `fail` is set.
+/// A store whose commits fail while `fail` is set, and whose flushes fail
+/// while `unflushable` is (its syncer then flushes `/dev/null`, which the
+/// kernel refuses with EINVAL).
 pub(crate) struct Flaky {
     pub(crate) inner: Box<dyn Store>,
     pub(crate) fail: Arc<AtomicBool>,
+    pub(crate) unflushable: Arc<AtomicBool>,
 }
 
 impl Store for Flaky {
@@ -411,6 +414,17 @@ impl Store for Flaky {
             });
         }
         self.inner.commit(batch)
+    }
+    fn commit_unsynced(&mut self, batch: &Batch) -> Result<Option<Syncer>, StoreError> {
+        if self.fail.load(Ordering::SeqCst) {
+            return self.commit(batch).map(|()| None);
+        }
+        let syncer = self.inner.commit_unsynced(batch)?;
+        if self.unflushable.load(Ordering::SeqCst) {
+            let null = std::fs::File::open("/dev/null").unwrap();
+            return Ok(Some(Syncer::new(null, "/dev/null")));
+        }
+        Ok(syncer)
     }
     fn entries(&mut self, origin: &str, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
         self.inner.entries(origin, start, end)
@@ -443,6 +457,7 @@ pub(crate) fn store_failures_fail_every_waiter(open: Open<'_>) {
     let store = Box::new(Flaky {
         inner: open(),
         fail: Arc::clone(&fail),
+        unflushable: Arc::default(),
     });
     let config = WriterConfig {
         window: Duration::from_millis(20),
@@ -474,7 +489,46 @@ pub(crate) fn store_failures_fail_every_waiter(open: Open<'_>) {
     assert_eq!(check(store.as_mut(), "acme").unwrap()[0].size, 2);
 }
 
-/// Runs the whole suite; `fresh` returns an opener for a new, empty database.
+/// A failed flush fails its batch and every append after it, until the
+/// writer is restarted: the kernel may have dropped the pages it could not
+/// write, so nothing after the last good flush is known to be on disk.
+pub(crate) fn a_failed_flush_stops_the_log_until_restart(open: Open<'_>) {
+    let k = key(6);
+    let unflushable = Arc::new(AtomicBool::new(false));
+    let store = Box::new(Flaky {
+        inner: open(),
+        fail: Arc::default(),
+        unflushable: Arc::clone(&unflushable),
+    });
+    let writer = Writer::start(store, key(6), ticking_clock(Q3), config()).unwrap();
+    let kept = writer
+        .append_blocking(refund("acme", 0, 10, "allow", Q3))
+        .unwrap();
+    unflushable.store(true, Ordering::SeqCst);
+    let err = writer
+        .append_blocking(refund("acme", 1, 10, "allow", Q3))
+        .unwrap_err();
+    assert!(err.to_string().contains("cannot flush"), "{err}");
+    unflushable.store(false, Ordering::SeqCst);
+    let err = writer
+        .append_blocking(refund("acme", 2, 10, "allow", Q3))
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("until the writer is restarted"),
+        "{err}"
+    );
+    drop(writer);
+    // A restarted writer goes on from what the store holds.
+    let writer = Writer::start(open(), key(6), ticking_clock(Q3), config()).unwrap();
+    let next = writer
+        .append_blocking(refund("acme", 3, 10, "allow", Q3))
+        .unwrap();
+    drop(writer);
+    let mut store = open();
+    assert_receipt_holds(store.as_mut(), &k.verifier(), &kept);
+    assert_receipt_holds(store.as_mut(), &k.verifier(), &next);
+}
+
 /// A batch that conflicts with what is stored (an entry index taken twice)
 /// fails as a whole: none of its rows, in any table, stay behind, and the
 /// store takes the next batch.
@@ -537,6 +591,7 @@ pub(crate) fn a_conflicting_batch_leaves_nothing_behind(open: Open<'_>) {
     after_conflict(&mut store, 2, 2);
 }
 
+/// Runs the whole suite; `fresh` returns an opener for a new, empty database.
 pub(crate) fn run_all(fresh: &dyn Fn() -> Box<dyn Fn() -> Box<dyn Store>>) {
     appends_verify_and_survive_restart(&*fresh());
     concurrent_group_commit(&*fresh());
@@ -546,4 +601,5 @@ pub(crate) fn run_all(fresh: &dyn Fn() -> Box<dyn Fn() -> Box<dyn Store>>) {
     rotation_chains_logs(&*fresh());
     store_failures_fail_every_waiter(&*fresh());
     a_conflicting_batch_leaves_nothing_behind(&*fresh());
+    a_failed_flush_stops_the_log_until_restart(&*fresh());
 }
