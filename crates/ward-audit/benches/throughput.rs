@@ -385,6 +385,45 @@ fn peer(rt: &tokio::runtime::Runtime, n: usize, tasks: usize, export: PathBuf) {
     ward_audit::export_log(&mut store, &origin, &export).unwrap();
     let export_time = t1.elapsed();
     std::fs::write(export.with_extension("vkey"), format!("{vkey}\n")).unwrap();
+    // Queries over the whole log: a selective argument condition (0.5 % of
+    // entries), a 1 % time window, and both.
+    let base = 1_795_000_000_000u64;
+    let window = (
+        Timestamp::from_unix_millis(base + n as u64 / 2),
+        Timestamp::from_unix_millis(base + n as u64 / 2 + n as u64 / 100),
+    );
+    let mut timed = |filter: ward_audit::Filter| {
+        let t = Instant::now();
+        let hits: usize = ward_audit::query(&mut store, &filter)
+            .unwrap()
+            .iter()
+            .map(|a| a.entries.len())
+            .sum();
+        (t.elapsed().as_secs_f64(), hits)
+    };
+    let tenant = TENANTS[0].to_owned();
+    let q_arg = timed(ward_audit::Filter {
+        tenant: tenant.clone(),
+        args: vec!["amount>=995".parse().unwrap()],
+        ..Default::default()
+    });
+    let q_time = timed(ward_audit::Filter {
+        tenant: tenant.clone(),
+        from: Some(window.0),
+        until: Some(window.1),
+        ..Default::default()
+    });
+    let q_both = timed(ward_audit::Filter {
+        tenant,
+        from: Some(window.0),
+        until: Some(window.1),
+        args: vec!["amount>=995".parse().unwrap()],
+        ..Default::default()
+    });
+    println!(
+        "WARD_QUERY arg_s={:.3} arg_hits={} time_s={:.3} time_hits={} both_s={:.3} both_hits={}",
+        q_arg.0, q_arg.1, q_time.0, q_time.1, q_both.0, q_both.1
+    );
     let db_bytes: u64 = ["peer.db", "peer.db-wal"]
         .iter()
         .filter_map(|f| std::fs::metadata(dir.path().join(f)).ok())
