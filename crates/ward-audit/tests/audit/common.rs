@@ -4,7 +4,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use serde_json::json;
-use ward_audit::{merkle, AppendRequest, Clock, LogKey, Receipt, Store, Timestamp, VerifierKey};
+use ward_audit::{
+    merkle, AppendRequest, Clock, LogKey, Receipt, Store, Timestamp, VerifierKey, Writer,
+    WriterConfig,
+};
 use ward_core::{Decision, Request};
 
 /// 2026-07-01T00:00:00.000Z, a day in Q3.
@@ -101,4 +104,25 @@ pub(crate) fn assert_receipt_holds(store: &mut dyn Store, key: &VerifierKey, rec
         "log {} is not consistent with a checkpoint it issued",
         cp.origin
     );
+}
+
+/// The SQL dump of a database written by the schema version 1 writer
+/// (commit 6c2d813): 20 refunds for acme (every fourth one of 900, rule
+/// `refunds.large`) and 5 for beta, under `key(9)`, `amount` indexed.
+pub(crate) fn v1_dump() -> String {
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/audit/v1-database.sql"
+    ))
+    .unwrap()
+}
+
+/// Appends acme's 21st entry to the migrated fixture through a writer, as
+/// the continuation of its log.
+pub(crate) fn continue_migrated_log(store: Box<dyn Store>) {
+    let writer = Writer::start(store, key(9), ticking_clock(Q3), WriterConfig::default()).unwrap();
+    let receipt = writer
+        .append_blocking(refund("acme", 20, 10, "allow", Q3))
+        .unwrap();
+    assert_eq!(receipt.index, 20);
 }

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use postgres::{Client, NoTls};
 use ward_audit::{check, forget_payload, PgStore, Store, Writer, WriterConfig};
 
-use crate::common::{key, refund, ticking_clock, Q3};
+use crate::common::{continue_migrated_log, key, refund, ticking_clock, v1_dump, Q3};
 use crate::suite;
 
 fn admin_conninfo() -> String {
@@ -217,14 +217,7 @@ fn a_version_1_postgres_schema_is_migrated() {
     let mut pg = Client::connect(&db.conninfo(), NoTls).unwrap();
     pg.batch_execute(V1_SCHEMA).unwrap();
     let lite = rusqlite::Connection::open_in_memory().unwrap();
-    lite.execute_batch(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../testdata/audit/v1-database.sql"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
+    lite.execute_batch(&v1_dump()).unwrap();
     for table in [
         "audit_logs",
         "audit_entries",
@@ -254,18 +247,7 @@ fn a_version_1_postgres_schema_is_migrated() {
     );
     // Installing again is a no-op, and the writer continues the log.
     store.install_schema().unwrap();
-    let writer = Writer::start(
-        Box::new(store),
-        key(9),
-        ticking_clock(Q3),
-        WriterConfig::default(),
-    )
-    .unwrap();
-    let receipt = writer
-        .append_blocking(refund("acme", 20, 10, "allow", Q3))
-        .unwrap();
-    assert_eq!(receipt.index, 20);
-    drop(writer);
+    continue_migrated_log(Box::new(store));
     let mut store = PgStore::connect(&db.conninfo()).unwrap();
     assert_eq!(check(&mut store, "acme").unwrap()[0].size, 21);
     let left: i64 = pg

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use rusqlite::{params, Connection};
 use ward_audit::{check, AuditError, SqliteStore, Store, StoreError, Writer, WriterConfig};
 
-use crate::common::{key, refund, ticking_clock, Q3};
+use crate::common::{continue_migrated_log, key, refund, ticking_clock, v1_dump, Q3};
 use crate::suite;
 
 fn fresh_path(dir: &Path) -> PathBuf {
@@ -224,22 +224,14 @@ fn corrupt_and_truncated_databases_are_reported_with_their_path() {
     assert!(err.to_string().contains("seeded.db"), "{err}");
 }
 
-/// `testdata/audit/v1-database.sql` is the dump of a database written by
-/// the schema version 1 code (commit 6c2d813): 20 refunds for acme (every
-/// fourth one of 900, with rule `refunds.large`) and 5 for beta, under
-/// `key(9)`, with `amount` indexed.
+/// The v1 fixture (`common::v1_dump`) is migrated when it is opened.
 #[test]
 fn a_version_1_database_is_migrated_with_every_entry_and_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("v1.db");
-    let dump = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../testdata/audit/v1-database.sql"
-    ))
-    .unwrap();
     Connection::open(&path)
         .unwrap()
-        .execute_batch(&dump)
+        .execute_batch(&v1_dump())
         .unwrap();
     let before: Vec<Vec<u8>> = {
         let c = Connection::open(&path).unwrap();
@@ -283,18 +275,7 @@ fn a_version_1_database_is_migrated_with_every_entry_and_checkpoint() {
     drop(store);
 
     // The writer continues the migrated log, and reopening does not migrate again.
-    let writer = Writer::start(
-        Box::new(SqliteStore::open(&path).unwrap()),
-        key(9),
-        ticking_clock(Q3),
-        WriterConfig::default(),
-    )
-    .unwrap();
-    let receipt = writer
-        .append_blocking(refund("acme", 20, 10, "allow", Q3))
-        .unwrap();
-    assert_eq!(receipt.index, 20);
-    drop(writer);
+    continue_migrated_log(Box::new(SqliteStore::open(&path).unwrap()));
     let mut store = SqliteStore::open(&path).unwrap();
     assert_eq!(check(&mut store, "acme").unwrap()[0].size, 21);
     let tables: i64 = Connection::open(&path)
