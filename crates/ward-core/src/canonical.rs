@@ -27,73 +27,41 @@ pub enum CanonicalError {
     NotJson(String),
 }
 
-/// Serializes any value to its canonical JSON bytes.
+mod serializer;
+
+/// Serializes any value to its canonical JSON bytes: the bytes the value's
+/// `serde_json::Value` would have, written directly.
 pub fn to_canonical_json<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CanonicalError> {
-    let value = serde_json::to_value(value).map_err(|e| CanonicalError::NotJson(e.to_string()))?;
-    canonical_json(&value)
+    let mut out = Vec::with_capacity(256);
+    value.serialize(serializer::Canon { out: &mut out })?;
+    Ok(out)
 }
 
 /// The canonical JSON bytes of a JSON value.
 pub fn canonical_json(value: &Value) -> Result<Vec<u8>, CanonicalError> {
-    let mut out = Vec::with_capacity(128);
-    write_value(&mut out, value)?;
-    Ok(out)
+    to_canonical_json(value)
 }
 
-fn write_value(out: &mut Vec<u8>, value: &Value) -> Result<(), CanonicalError> {
-    match value {
-        Value::Null => out.extend_from_slice(b"null"),
-        Value::Bool(true) => out.extend_from_slice(b"true"),
-        Value::Bool(false) => out.extend_from_slice(b"false"),
-        Value::Number(n) => write_number(out, n)?,
-        Value::String(s) => write_string(out, s),
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_value(out, item)?;
-            }
-            out.push(b']');
-        }
-        Value::Object(map) => {
-            let mut members: Vec<(&String, &Value)> = map.iter().collect();
-            members.sort_by(|(a, _), (b, _)| a.encode_utf16().cmp(b.encode_utf16()));
-            out.push(b'{');
-            for (i, (key, item)) in members.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_string(out, key);
-                out.push(b':');
-                write_value(out, item)?;
-            }
-            out.push(b'}');
-        }
+fn write_u64(out: &mut Vec<u8>, u: u64) -> Result<(), CanonicalError> {
+    if u > MAX_SAFE_INTEGER {
+        return Err(CanonicalError::UnsafeInteger(u.to_string()));
     }
+    out.extend_from_slice(itoa::Buffer::new().format(u).as_bytes());
     Ok(())
 }
 
-fn write_number(out: &mut Vec<u8>, n: &serde_json::Number) -> Result<(), CanonicalError> {
-    if let Some(u) = n.as_u64() {
-        if u > MAX_SAFE_INTEGER {
-            return Err(CanonicalError::UnsafeInteger(n.to_string()));
-        }
-        out.extend_from_slice(u.to_string().as_bytes());
-    } else if let Some(i) = n.as_i64() {
-        if i.unsigned_abs() > MAX_SAFE_INTEGER {
-            return Err(CanonicalError::UnsafeInteger(n.to_string()));
-        }
-        out.extend_from_slice(i.to_string().as_bytes());
-    } else if let Some(f) = n.as_f64() {
-        // serde_json never yields NaN or infinities; ryu-js prints -0 as "0".
-        let mut buf = ryu_js::Buffer::new();
-        out.extend_from_slice(buf.format(f).as_bytes());
-    } else {
-        return Err(CanonicalError::NotJson(n.to_string()));
+fn write_i64(out: &mut Vec<u8>, i: i64) -> Result<(), CanonicalError> {
+    if i.unsigned_abs() > MAX_SAFE_INTEGER {
+        return Err(CanonicalError::UnsafeInteger(i.to_string()));
     }
+    out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes());
     Ok(())
+}
+
+/// A finite double as ECMAScript prints it (ryu-js prints -0 as "0").
+fn write_f64(out: &mut Vec<u8>, f: f64) {
+    let mut buf = ryu_js::Buffer::new();
+    out.extend_from_slice(buf.format(f).as_bytes());
 }
 
 fn write_string(out: &mut Vec<u8>, s: &str) {
@@ -130,7 +98,202 @@ fn write_string(out: &mut Vec<u8>, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
+
+    /// The reference: the canonical form of a `Value`, written by walking
+    /// the tree (what `to_canonical_json` did through `serde_json::to_value`
+    /// before it wrote directly). The direct serializer must agree with it.
+    fn oracle(value: &Value) -> Result<Vec<u8>, CanonicalError> {
+        fn walk(out: &mut Vec<u8>, value: &Value) -> Result<(), CanonicalError> {
+            match value {
+                Value::Null => out.extend_from_slice(b"null"),
+                Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+                Value::Number(n) => {
+                    if let Some(u) = n.as_u64() {
+                        write_u64(out, u)?;
+                    } else if let Some(i) = n.as_i64() {
+                        write_i64(out, i)?;
+                    } else {
+                        write_f64(out, n.as_f64().unwrap());
+                    }
+                }
+                Value::String(s) => write_string(out, s),
+                Value::Array(items) => {
+                    out.push(b'[');
+                    for (i, item) in items.iter().enumerate() {
+                        if i > 0 {
+                            out.push(b',');
+                        }
+                        walk(out, item)?;
+                    }
+                    out.push(b']');
+                }
+                Value::Object(map) => {
+                    let mut members: Vec<(&String, &Value)> = map.iter().collect();
+                    members.sort_by(|(a, _), (b, _)| a.encode_utf16().cmp(b.encode_utf16()));
+                    out.push(b'{');
+                    for (i, (key, item)) in members.into_iter().enumerate() {
+                        if i > 0 {
+                            out.push(b',');
+                        }
+                        write_string(out, key);
+                        out.push(b':');
+                        walk(out, item)?;
+                    }
+                    out.push(b'}');
+                }
+            }
+            Ok(())
+        }
+        let mut out = Vec::new();
+        walk(&mut out, value)?;
+        Ok(out)
+    }
+
+    /// The old path for any serializable value: its `Value`, then the oracle.
+    fn via_value<T: Serialize>(value: &T) -> Result<Vec<u8>, CanonicalError> {
+        oracle(&serde_json::to_value(value).map_err(|e| CanonicalError::NotJson(e.to_string()))?)
+    }
+
+    fn any_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            (-1e300f64..1e300).prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            "\\PC{0,12}|[\\x00-\\x20\"\\\\\u{e000}\u{10000}\u{1f600}]{0,6}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map("[a-c\u{e000}\u{10000}\u{80}\r]{0,3}", inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Every shape serde gives a serializer, with a value each.
+    #[derive(Serialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Shape {
+        Unit,
+        Newtype(Option<i32>),
+        Tuple(u8, String),
+        Struct { z: f32, a: Option<bool>, m: char },
+    }
+
+    #[derive(Serialize)]
+    struct Unit;
+
+    #[derive(Serialize)]
+    struct Wrapped(u16);
+
+    #[derive(Serialize)]
+    struct Every {
+        zeta: Vec<Shape>,
+        alpha: (i8, u128, i128),
+        unit: Unit,
+        wrapped: Wrapped,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        skipped: Option<u8>,
+        none: Option<u8>,
+        bytes: serde_bytes_like::Bytes,
+        keyed: std::collections::BTreeMap<u32, Shape>,
+        by_bool: std::collections::BTreeMap<bool, ()>,
+        #[serde(flatten)]
+        flat: std::collections::BTreeMap<String, f64>,
+    }
+
+    mod serde_bytes_like {
+        /// Serialized with `serialize_bytes`.
+        pub(super) struct Bytes(pub(super) Vec<u8>);
+        impl serde::Serialize for Bytes {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_bytes(&self.0)
+            }
+        }
+    }
+
+    #[test]
+    fn every_serde_shape_matches_the_value_path() {
+        let every = Every {
+            zeta: vec![
+                Shape::Unit,
+                Shape::Newtype(None),
+                Shape::Newtype(Some(-7)),
+                Shape::Tuple(3, "t\n".into()),
+                Shape::Struct {
+                    z: 0.1,
+                    a: None,
+                    m: '\u{1f600}',
+                },
+            ],
+            alpha: (-128, 9_007_199_254_740_991, -9_007_199_254_740_991),
+            unit: Unit,
+            wrapped: Wrapped(65_535),
+            skipped: None,
+            none: None,
+            bytes: serde_bytes_like::Bytes(vec![0, 255]),
+            keyed: [(10, Shape::Unit), (9, Shape::Newtype(Some(1)))].into(),
+            by_bool: [(true, ()), (false, ())].into(),
+            flat: [
+                ("nan".to_owned(), f64::NAN),
+                ("inf".into(), f64::INFINITY),
+                ("x".into(), -0.0),
+            ]
+            .into(),
+        };
+        let direct = to_canonical_json(&every).unwrap();
+        assert_eq!(direct, via_value(&every).unwrap());
+        // Keys sorted at every level, numbers keyed as text, non-finite as null.
+        let text = String::from_utf8(direct).unwrap();
+        assert!(text.starts_with("{\"alpha\":[-128,9007199254740991,-9007199254740991],\"by_bool\":{\"false\":null,\"true\":null},\"bytes\":[0,255],\"inf\":null,\"keyed\":{\"10\":\"unit\",\"9\":{\"newtype\":1}},\"nan\":null,\"none\":null,"), "{text}");
+    }
+
+    #[test]
+    fn a_repeated_key_keeps_its_last_value_and_bad_numbers_are_refused() {
+        struct Twice;
+        impl Serialize for Twice {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::SerializeMap;
+                let mut m = s.serialize_map(None)?;
+                m.serialize_entry("b", &1)?;
+                m.serialize_entry("a", &2)?;
+                m.serialize_entry("b", &3)?;
+                m.end()
+            }
+        }
+        assert_eq!(to_canonical_json(&Twice).unwrap(), b"{\"a\":2,\"b\":3}");
+        assert_eq!(via_value(&Twice).unwrap(), b"{\"a\":2,\"b\":3}");
+        assert!(matches!(
+            to_canonical_json(&u128::MAX),
+            Err(CanonicalError::NotJson(_))
+        ));
+        assert_eq!(
+            to_canonical_json(&(1u64 << 53)),
+            Err(CanonicalError::UnsafeInteger("9007199254740992".into()))
+        );
+        struct FloatKey;
+        impl Serialize for FloatKey {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::SerializeMap;
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry(&1.5f64, &1)?;
+                m.end()
+            }
+        }
+        assert!(to_canonical_json(&FloatKey).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn direct_serializer_matches_the_value_walk(v in any_value()) {
+            prop_assert_eq!(to_canonical_json(&v), oracle(&v));
+        }
+    }
 
     fn jcs(v: Value) -> String {
         String::from_utf8(canonical_json(&v).unwrap()).unwrap()

@@ -7,7 +7,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest as _, Sha256};
 
 use crate::canonical::{to_canonical_json, CanonicalError};
-use crate::request::Request;
+use crate::request::{Actor, ContentSource, Intervention, Request};
 
 /// A SHA-256 digest.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -33,13 +33,33 @@ impl Digest {
     /// the canonical JSON of the whole request except its idempotency key,
     /// approval id and trace, which identify the attempt, not the call.
     pub fn of_request(request: &Request) -> Result<Digest, CanonicalError> {
-        let call = Request {
-            idempotency_key: None,
-            approval_id: None,
-            trace: None,
-            ..request.clone()
-        };
-        Digest::of_canonical(&call)
+        // Every member named, so a new member of `Request` must be placed
+        // here, in the digest or out of it, before this compiles.
+        let Request {
+            intervention,
+            actor,
+            tool,
+            action,
+            target,
+            args,
+            context,
+            content,
+            source,
+            idempotency_key: _,
+            approval_id: _,
+            trace: _,
+        } = request;
+        Digest::of_canonical(&Call {
+            intervention: *intervention,
+            actor,
+            tool: tool.as_ref(),
+            action: action.as_ref(),
+            target: target.as_ref(),
+            args: Some(args).filter(|m| !m.is_empty()),
+            context: Some(context).filter(|m| !m.is_empty()),
+            content: content.as_ref(),
+            source: source.as_ref(),
+        })
     }
 
     /// The digest of a call's arguments alone.
@@ -53,6 +73,28 @@ impl Digest {
     pub fn hex(&self) -> String {
         hex::encode(self.0)
     }
+}
+
+/// A request as its digest sees it: borrowed, without the members that
+/// identify the attempt, and skipping what `Request` skips when empty.
+#[derive(Serialize)]
+struct Call<'a> {
+    intervention: Intervention,
+    actor: &'a Actor,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool: Option<&'a String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    action: Option<&'a String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target: Option<&'a String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    args: Option<&'a serde_json::Map<String, serde_json::Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    context: Option<&'a serde_json::Map<String, serde_json::Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<&'a String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<&'a ContentSource>,
 }
 
 impl fmt::Display for Digest {
@@ -98,6 +140,57 @@ impl<'de> Deserialize<'de> for Digest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_digest_covers_every_member_but_the_attempt() {
+        let full = serde_json::json!({
+            "intervention": "post_tool_call",
+            "actor": {"tenant": "acme", "principal": {"id": "u-1", "kind": "user", "roles": ["a"]},
+                      "agent": {"id": "bot", "version": "1"}, "session": "s-1"},
+            "tool": "lookup_order", "action": "read", "target": "orders/7",
+            "args": {"id": 7, "note": "x"}, "context": {"age": 3},
+            "content": "hello", "source": {"kind": "tool", "tool": "lookup_order", "trust": "untrusted"},
+            "idempotency_key": "k-1", "approval_id": "apr_1",
+            "trace": {"trace_id": "0af7651916cd43dd8448eb211c80319c", "span_id": "b7ad6b7169203331"},
+        });
+        let request = Request::from_json(full.to_string().as_bytes()).unwrap();
+        // The definition: the canonical JSON of the request with the three
+        // members that identify the attempt left out.
+        let call = |r: &Request| Request {
+            idempotency_key: None,
+            approval_id: None,
+            trace: None,
+            ..r.clone()
+        };
+        let expected = Digest::of_canonical(&call(&request)).unwrap();
+        assert_eq!(Digest::of_request(&request).unwrap(), expected);
+        // Each member of the call moves the digest; empty maps are absent.
+        for (member, other) in [
+            ("tool", serde_json::json!("other")),
+            ("action", serde_json::json!("write")),
+            ("target", serde_json::json!("orders/8")),
+            ("args", serde_json::json!({"id": 8})),
+            ("context", serde_json::json!({"age": 4})),
+            ("content", serde_json::json!("bye")),
+            ("source", serde_json::json!({"kind": "retrieval"})),
+        ] {
+            let mut changed = full.clone();
+            changed[member] = other;
+            let changed = Request::from_json(changed.to_string().as_bytes()).unwrap();
+            assert_ne!(Digest::of_request(&changed).unwrap(), expected, "{member}");
+        }
+        let mut bare = full.clone();
+        bare["args"] = serde_json::json!({});
+        bare["context"] = serde_json::json!({});
+        let bare = Request::from_json(bare.to_string().as_bytes()).unwrap();
+        let digest = Digest::of_request(&bare).unwrap();
+        assert_eq!(digest, Digest::of_canonical(&call(&bare)).unwrap());
+        assert!(
+            !String::from_utf8(crate::to_canonical_json(&call(&bare)).unwrap())
+                .unwrap()
+                .contains("\"args\"")
+        );
+    }
 
     #[test]
     fn known_vector() {
