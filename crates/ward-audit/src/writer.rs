@@ -16,7 +16,8 @@
 //! [`Syncer`], to a release thread, which flushes the file once for every
 //! batch queued so far and only then answers their callers; meanwhile the
 //! writer builds and commits the next batch. A store without a syncer
-//! (PostgreSQL) is durable when its commit returns.
+//! (PostgreSQL) is durable when its commit returns. Entries submitted with
+//! [`Writer::append_together`] always share a batch, so they cost one wait.
 //!
 //! If a commit fails, every waiter of the batch gets the error and the
 //! writer reloads its state from the store before the next batch. If a
@@ -187,11 +188,31 @@ struct Pending {
     reply: Reply,
 }
 
+/// What callers send the writer thread: one entry, or entries that must
+/// share a batch (and so one commit and one flush).
+#[expect(
+    clippy::large_enum_variant,
+    reason = "the channel carried a Pending by value before; boxing it would allocate for every append"
+)]
+enum Submission {
+    One(Pending),
+    Together(Vec<Pending>),
+}
+
+impl Submission {
+    fn into_batch(self, batch: &mut Vec<Pending>) {
+        match self {
+            Submission::One(p) => batch.push(p),
+            Submission::Together(ps) => batch.extend(ps),
+        }
+    }
+}
+
 /// A handle on the writer thread. Dropping it (or [`Writer::shutdown`])
 /// lets the thread finish the batches already submitted and stop.
 #[derive(Debug)]
 pub struct Writer {
-    tx: Option<mpsc::Sender<Pending>>,
+    tx: Option<mpsc::Sender<Submission>>,
     thread: Option<JoinHandle<()>>,
     indexed_args: Arc<Vec<String>>,
     verifier: VerifierKey,
@@ -257,10 +278,14 @@ impl Writer {
 
     fn submit(&self, request: AppendRequest, reply: Reply) -> Result<(), AuditError> {
         let pending = self.pending(request, reply)?;
+        self.send(Submission::One(pending))
+    }
+
+    fn send(&self, submission: Submission) -> Result<(), AuditError> {
         self.tx
             .as_ref()
             .ok_or(AuditError::WriterClosed)?
-            .send(pending)
+            .send(submission)
             .map_err(|_| AuditError::WriterClosed)
     }
 
@@ -305,6 +330,31 @@ impl Writer {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.submit(request.into(), Reply::Async(tx))?;
         rx.await.map_err(|_| AuditError::WriterClosed)?
+    }
+
+    /// Appends entries in one batch, so that they share one commit and one
+    /// flush, and waits until they are durable and signed: one wait where
+    /// appending them one after another would take one per entry. The
+    /// receipts come back in the order of `requests`. A commit is all or
+    /// nothing, so the entries are stored together or not at all; if an
+    /// entry is refused before it is submitted, none is.
+    pub async fn append_together(
+        &self,
+        requests: Vec<AppendRequest>,
+    ) -> Result<Vec<Receipt>, AuditError> {
+        let mut pendings = Vec::with_capacity(requests.len());
+        let mut replies = Vec::with_capacity(requests.len());
+        for request in requests {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            pendings.push(self.pending(request, Reply::Async(tx))?);
+            replies.push(rx);
+        }
+        self.send(Submission::Together(pendings))?;
+        let mut receipts = Vec::with_capacity(replies.len());
+        for rx in replies {
+            receipts.push(rx.await.map_err(|_| AuditError::WriterClosed)??);
+        }
+        Ok(receipts)
     }
 
     /// Appends an entry and blocks the calling thread until it is durable
@@ -537,10 +587,10 @@ fn open_logs(
 }
 
 impl WriterState {
-    fn run(&mut self, rx: &mpsc::Receiver<Pending>, window: Duration, max_batch: usize) {
+    fn run(&mut self, rx: &mpsc::Receiver<Submission>, window: Duration, max_batch: usize) {
         while let Ok(first) = rx.recv() {
             let mut batch = Vec::with_capacity(max_batch.min(1024));
-            batch.push(first);
+            first.into_batch(&mut batch);
             let deadline = Instant::now() + window;
             while batch.len() < max_batch {
                 let now = Instant::now();
@@ -550,7 +600,7 @@ impl WriterState {
                     rx.recv_timeout(deadline - now).ok()
                 };
                 match next {
-                    Some(p) => batch.push(p),
+                    Some(s) => s.into_batch(&mut batch),
                     None => break,
                 }
             }

@@ -292,6 +292,23 @@ impl Engine {
         execution: &Execution,
         result: &serde_json::Value,
     ) -> Result<(), EngineError> {
+        let entry = self.execution_entry(request, execution, result)?;
+        self.inner
+            .audit
+            .append(entry)
+            .await
+            .map_err(|e| EngineError::Audit(e.to_string()))?;
+        Ok(())
+    }
+
+    /// The circuit breaker fed with what ran, and the execution entry that
+    /// records it, ready to append.
+    pub(crate) fn execution_entry(
+        &self,
+        request: &Request,
+        execution: &Execution,
+        result: &serde_json::Value,
+    ) -> Result<Entry, EngineError> {
         let now = self.now_ms();
         let tool = request.tool.as_deref().unwrap_or_default();
         let ok = execution.status == ExecutionStatus::Ok;
@@ -304,7 +321,7 @@ impl Engine {
         if opened {
             eprintln!("ward: circuit breaker of `{tool}` opened after repeated errors");
         }
-        let entry = Entry::execution(
+        Entry::execution(
             &request.actor.tenant,
             &request.actor.session,
             &execution.decision_id,
@@ -314,13 +331,7 @@ impl Engine {
             execution.duration_ms,
             Timestamp::from_unix_millis(u64::try_from(now).unwrap_or(0)),
         )
-        .map_err(|e| EngineError::Audit(e.to_string()))?;
-        self.inner
-            .audit
-            .append(entry)
-            .await
-            .map_err(|e| EngineError::Audit(e.to_string()))?;
-        Ok(())
+        .map_err(|e| EngineError::Audit(e.to_string()))
     }
 
     /// Tools whose circuit breaker is open on this node.

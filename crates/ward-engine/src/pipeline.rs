@@ -21,6 +21,8 @@ use crate::gather::{self, Stop};
 use crate::identity::{bind_actor, AuthError, Credentials};
 use crate::state::{IdemClaim, LimitTake};
 use crate::switches::SwitchKind;
+use crate::Execution;
+use ward_audit::Entry;
 
 /// A pipeline stage, for latency metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -66,6 +68,9 @@ pub struct Decided {
     pub stages: Vec<(Stage, Duration)>,
     /// Events an operator must hear about (break-glass use).
     pub alerts: Vec<String>,
+    /// For [`Engine::decide_with_execution`]: whether what ran was recorded
+    /// (or why not). `None` for a plain decision.
+    pub execution: Option<Result<(), String>>,
 }
 
 struct Run {
@@ -74,6 +79,11 @@ struct Run {
     alerts: Vec<String>,
     /// The idempotency key this call claimed, if it did.
     claimed: Option<String>,
+    /// An execution entry to append with the decision's own (taken by the
+    /// receipt stage, or appended alone if no receipt stage ran).
+    extra: Option<Entry>,
+    /// What became of `extra`.
+    execution: Option<Result<(), String>>,
 }
 
 impl Run {
@@ -136,16 +146,64 @@ impl Engine {
     pub async fn decide(
         &self,
         creds: &Credentials,
+        request: Request,
+    ) -> Result<Decided, AuthError> {
+        self.decide_and_record(creds, request, None).await
+    }
+
+    /// Decides a `post_tool_call` and records what ran (the entry of
+    /// [`Engine::report_execution`], and the tool's circuit breaker) in the
+    /// same commit as the decision's entry: the two share one durable
+    /// flush, where reporting and then deciding would wait for two. What
+    /// ran is recorded whatever the decision, and also when the credential
+    /// fails; [`Decided::execution`] says whether it was.
+    pub async fn decide_with_execution(
+        &self,
+        creds: &Credentials,
+        request: Request,
+        ran: &Request,
+        execution: &Execution,
+        result: &serde_json::Value,
+    ) -> Result<Decided, AuthError> {
+        match self.execution_entry(ran, execution, result) {
+            Ok(entry) => self.decide_and_record(creds, request, Some(entry)).await,
+            Err(e) => {
+                let mut decided = self.decide(creds, request).await?;
+                decided.execution = Some(Err(e.to_string()));
+                Ok(decided)
+            }
+        }
+    }
+
+    async fn decide_and_record(
+        &self,
+        creds: &Credentials,
         mut request: Request,
+        extra: Option<Entry>,
     ) -> Result<Decided, AuthError> {
         let start = Instant::now();
-        let identity = self.authenticate(creds)?;
-        request.actor = bind_actor(&identity, &request.actor)?;
+        let bound = self
+            .authenticate(creds)
+            .and_then(|identity| bind_actor(&identity, &request.actor));
+        let actor = match bound {
+            Ok(actor) => actor,
+            Err(e) => {
+                if let Some(entry) = extra {
+                    if let Err(failed) = self.inner.audit.append(entry).await {
+                        eprintln!("ward: alert: an execution could not be recorded: {failed}");
+                    }
+                }
+                return Err(e);
+            }
+        };
+        request.actor = actor;
         let mut run = Run {
             stages: vec![(Stage::Authenticate, start.elapsed())],
             mark: Instant::now(),
             alerts: Vec::new(),
             claimed: None,
+            extra,
+            execution: None,
         };
         let budget = self.inner.config.decision_budget;
         let work = self.run(&request, &mut run);
@@ -181,12 +239,19 @@ impl Engine {
                 }
             }
         };
+        // A path with no receipt stage (an idempotent replay, a decision
+        // with no entry) still records what ran.
+        if let Some(entry) = run.extra.take() {
+            let appended = self.inner.audit.append(entry).await;
+            run.execution = Some(appended.map(drop).map_err(|e| e.to_string()));
+        }
         Ok(Decided {
             decision,
             request,
             replayed,
             stages: run.stages,
             alerts: run.alerts,
+            execution: run.execution,
         })
     }
 
@@ -658,12 +723,36 @@ impl Engine {
         let time =
             ward_audit::Timestamp::from_unix_millis(u64::try_from(self.now_ms()).unwrap_or(0));
         let appended = match ward_audit::AppendRequest::decision(request, &decision, time) {
-            Ok(append) => self
-                .inner
-                .audit
-                .append(append)
-                .await
-                .map_err(|e| e.to_string()),
+            Ok(append) => match run.extra.take() {
+                None => self
+                    .inner
+                    .audit
+                    .append(append)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Some(ran) => {
+                    // Stands if this stage is abandoned at the time budget
+                    // after the entries were submitted.
+                    run.execution = Some(Err(
+                        "the decision ran past its budget while what ran was being logged; \
+                         the log shows whether it was"
+                            .to_owned(),
+                    ));
+                    // What ran first, then the decision on its result.
+                    let both = self
+                        .inner
+                        .audit
+                        .append_together(vec![ran.into(), append])
+                        .await
+                        .map_err(|e| e.to_string());
+                    run.execution = Some(both.as_ref().map(drop).map_err(Clone::clone));
+                    both.and_then(|mut receipts| {
+                        receipts
+                            .pop()
+                            .ok_or_else(|| "the log gave no receipt".to_owned())
+                    })
+                }
+            },
             Err(e) => Err(e.to_string()),
         };
         run.lap(Stage::Receipt);

@@ -287,7 +287,11 @@ async fn oversized_content_is_quarantined() {
     assert!(d.decision.reasons[0].message.contains("quarantined"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// Paused time: the clock jumps to the budget's end as soon as the decision
+// waits on anything, here its receipt. On real time a zero budget only ends
+// at the timer's next 1 ms tick, and a receipt that is durable sooner (a
+// fast disk) let the decision through.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn a_decision_past_its_budget_is_a_timeout_deny() {
     let config = EngineConfig {
         decision_budget: Duration::ZERO,
@@ -691,4 +695,69 @@ async fn the_same_inputs_give_byte_identical_decisions_and_receipts() {
         outputs.push(text);
     }
     assert_eq!(outputs[0], outputs[1]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_ran_is_logged_in_the_same_commit_as_the_result_decision() {
+    use ward_audit::Store as _;
+    let f = fixture(SUPPORT, EngineConfig::default()).await;
+    let d = f
+        .decide(call("lookup_order", json!({"order_id": "8812"})))
+        .await;
+    assert_eq!(d.decision.outcome, Outcome::Allow);
+    let exec = Execution {
+        decision_id: d.decision.decision_id.clone(),
+        status: ExecutionStatus::Ok,
+        duration_ms: 5,
+    };
+    let post = || {
+        request(json!({
+            "intervention": "post_tool_call",
+            "actor": {"principal": {"id": "svc-support", "kind": "service"}, "tenant": "acme", "session": "s-1", "agent": {"id": "support-bot", "version": "1.0.0"}},
+            "tool": "lookup_order", "content": "order 8812: shipped", "source": {"kind": "tool", "tool": "lookup_order"},
+        }))
+    };
+    let result = json!({"order": 8812, "status": "shipped"});
+    let scanned = f
+        .engine
+        .decide_with_execution(&creds(&f.agent_key), post(), &d.request, &exec, &result)
+        .await
+        .unwrap();
+    assert_eq!(scanned.execution, Some(Ok(())));
+    let receipt = scanned.decision.receipt.as_deref().unwrap();
+    let verified = ward_verify::verify_receipt(receipt.as_bytes(), &f.verifier(), "r").unwrap();
+    // One commit: the checkpoint that proves the result's decision ends
+    // right after it, and the entry before it is the execution.
+    assert_eq!(verified.size, verified.index + 1);
+    let mut store = ward_audit::SqliteStore::open(&f.dir.path().join("audit.db")).unwrap();
+    let entries = store
+        .entries(&verified.origin, verified.index - 1, verified.index + 1)
+        .unwrap();
+    let ran: serde_json::Value = serde_json::from_slice(&entries[0]).unwrap();
+    assert_eq!(ran["kind"], "execution", "{ran}");
+    assert_eq!(ran["decision_id"], d.decision.decision_id.as_str());
+    assert_eq!(entries[1], verified.entry);
+    let checkpoints = store.checkpoints(&verified.origin).unwrap();
+    assert!(
+        checkpoints.iter().all(|c| c.size != verified.index),
+        "no checkpoint between the two entries: {:?}",
+        checkpoints.iter().map(|c| c.size).collect::<Vec<_>>()
+    );
+
+    // A credential that fails is refused, and what ran is still recorded.
+    let refused = f
+        .engine
+        .decide_with_execution(&creds("wk_not_a_key"), post(), &d.request, &exec, &result)
+        .await;
+    assert!(refused.is_err());
+    let size = store
+        .checkpoints(&verified.origin)
+        .unwrap()
+        .last()
+        .unwrap()
+        .size;
+    assert_eq!(size, verified.size + 1);
+    let last = store.entries(&verified.origin, size - 1, size).unwrap();
+    let ran: serde_json::Value = serde_json::from_slice(&last[0]).unwrap();
+    assert_eq!(ran["kind"], "execution", "{ran}");
 }

@@ -24,11 +24,34 @@ use crate::error::{parse_json, ApiError};
 /// idempotency key.
 pub const REPLAYED_HEADER: &str = "ward-replayed";
 
-async fn judge(app: &App, headers: &HeaderMap, request: Request) -> Result<Response, ApiError> {
+/// What ran, for a `post_tool_call` that reports its execution.
+type Ran<'a> = (&'a Request, &'a Execution, &'a serde_json::Value);
+
+async fn judge(
+    app: &App,
+    headers: &HeaderMap,
+    request: Request,
+    ran: Option<Ran<'_>>,
+) -> Result<Response, ApiError> {
     let creds = credentials(headers)?;
     let started = SystemTime::now();
     let clock = Instant::now();
-    let decided = app.engine.decide(&creds, request).await?;
+    let decided = match ran {
+        None => app.engine.decide(&creds, request).await?,
+        Some((ran, execution, result)) => {
+            let decided = app
+                .engine
+                .decide_with_execution(&creds, request, ran, execution, result)
+                .await?;
+            // The caller reported what ran so that it is recorded: if it
+            // could not be, that is the answer (the decision's own entry
+            // shared its commit and is not in the log either).
+            if let Some(Err(e)) = decided.execution {
+                return Err(ward_engine::EngineError::Audit(e).into());
+            }
+            decided
+        }
+    };
     let took = clock.elapsed();
     app.metrics.decided(&decided, took);
     app.tracer.decided(&decided, started, took);
@@ -60,7 +83,7 @@ pub(crate) async fn decide(
     }
     let bytes = body.map_err(|e| ApiError::body(&e))?;
     let request = Request::from_json(&bytes)?;
-    judge(&app, &headers, request).await
+    judge(&app, &headers, request, None).await
 }
 
 /// The body of `POST /v1/observe`.
@@ -121,9 +144,8 @@ pub(crate) async fn observe(
         let who = app.identity(&headers)?;
         request.actor = bind_actor(&who, &request.actor)?;
         let result = serde_json::Value::String(request.content.clone().unwrap_or_default());
-        app.engine
-            .report_execution(&request, execution, &result)
-            .await?;
+        let ran = request.clone();
+        return judge(&app, &headers, request, Some((&ran, execution, &result))).await;
     }
-    judge(&app, &headers, request).await
+    judge(&app, &headers, request, None).await
 }

@@ -592,9 +592,64 @@ pub(crate) fn a_conflicting_batch_leaves_nothing_behind(open: Open<'_>) {
 }
 
 /// Runs the whole suite; `fresh` returns an opener for a new, empty database.
+pub(crate) fn entries_appended_together_share_one_commit(open: Open<'_>) {
+    let k = key(4);
+    let writer = Arc::new(Writer::start(open(), key(4), ticking_clock(Q3), config()).unwrap());
+    // Other appenders keep the writer committing small batches meanwhile.
+    let stop = Arc::new(AtomicBool::new(false));
+    let busy: Vec<_> = (0..4u64)
+        .map(|t| {
+            let (writer, stop) = (Arc::clone(&writer), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    writer
+                        .append_blocking(refund("acme", t * 100_000 + n, 5, "allow", Q3))
+                        .unwrap();
+                    n += 1;
+                }
+            })
+        })
+        .collect();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mut together = Vec::new();
+    for round in 0..20u64 {
+        let receipts = rt
+            .block_on(writer.append_together(vec![
+                refund("acme", 900_000 + round * 3, 1, "allow", Q3),
+                refund("beta", 900_001 + round * 3, 2, "deny", Q3),
+                refund("acme", 900_002 + round * 3, 3, "allow", Q3),
+            ]))
+            .unwrap();
+        assert_eq!(receipts.len(), 3);
+        let (a, b, c) = (&receipts[0], &receipts[1], &receipts[2]);
+        // In order, in one batch: one checkpoint per tenant covers them.
+        assert_eq!(a.checkpoint.checkpoint().origin, k.origin("acme"));
+        assert_eq!(b.checkpoint.checkpoint().origin, k.origin("beta"));
+        assert!(a.index < c.index);
+        assert_eq!(a.checkpoint.text(), c.checkpoint.text());
+        assert_eq!(b.checkpoint.checkpoint().size, b.index + 1);
+        together.extend(receipts);
+    }
+    stop.store(true, Ordering::Relaxed);
+    for t in busy {
+        t.join().unwrap();
+    }
+    drop(writer);
+    let mut store = open();
+    for r in &together {
+        assert_receipt_holds(store.as_mut(), &k.verifier(), r);
+    }
+    check(store.as_mut(), "acme").unwrap();
+    check(store.as_mut(), "beta").unwrap();
+}
+
 pub(crate) fn run_all(fresh: &dyn Fn() -> Box<dyn Fn() -> Box<dyn Store>>) {
     appends_verify_and_survive_restart(&*fresh());
     concurrent_group_commit(&*fresh());
+    entries_appended_together_share_one_commit(&*fresh());
     queries_are_bounded_by_checkpoints(&*fresh());
     payloads_can_be_forgotten(&*fresh());
     exports_follow_the_format(&*fresh());

@@ -562,11 +562,21 @@ impl Dispatch {
             trace: None,
         };
         let result_json = serde_json::to_value(&result).unwrap_or(Value::Null);
-        let (scanned, ()) = tokio::join!(
-            shared.engine.decide(&self.caller.creds, post),
-            self.report(&execution, &result_json)
-        );
-        let scanned = scanned.map_err(auth_error)?;
+        // The result's decision and what ran share one commit (one wait).
+        let scanned = shared
+            .engine
+            .decide_with_execution(
+                &self.caller.creds,
+                post,
+                &self.decided_request,
+                &execution,
+                &result_json,
+            )
+            .await
+            .map_err(auth_error)?;
+        if let Some(Err(e)) = &scanned.execution {
+            self.unrecorded(&execution, e);
+        }
         let d = scanned.decision;
         let withheld = |why: String| {
             let mut r = refusal_of(&d, why);
@@ -633,10 +643,14 @@ impl Dispatch {
             .report_execution(&self.decided_request, execution, result)
             .await
         {
-            eprintln!(
-                "ward: alert: the execution of {} (`{}`) could not be recorded: {e}",
-                execution.decision_id, self.tool
-            );
+            self.unrecorded(execution, &e);
         }
+    }
+
+    fn unrecorded(&self, execution: &Execution, e: &dyn std::fmt::Display) {
+        eprintln!(
+            "ward: alert: the execution of {} (`{}`) could not be recorded: {e}",
+            execution.decision_id, self.tool
+        );
     }
 }

@@ -170,8 +170,19 @@ impl Link {
                         custom.insert(name, value);
                     }
                     config.custom_headers = custom;
+                    // rmcp's default client opens a connection for every
+                    // POST (it turns pooling off against a delayed-ACK stall
+                    // when a response body is left unread). This one keeps
+                    // the connection, and follows no redirect, so the
+                    // gateway's credential for this upstream never goes to
+                    // another location.
+                    let http = reqwest013::Client::builder()
+                        .redirect(reqwest013::redirect::Policy::none())
+                        .tcp_nodelay(true)
+                        .build()
+                        .map_err(|e| self.unavailable(format!("HTTP client: {e}")))?;
                     let transport =
-                        rmcp::transport::StreamableHttpClientTransport::from_config(config);
+                        rmcp::transport::StreamableHttpClientTransport::with_client(http, config);
                     client
                         .serve(transport)
                         .await
