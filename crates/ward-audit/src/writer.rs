@@ -342,6 +342,10 @@ impl Writer {
         &self,
         requests: Vec<AppendRequest>,
     ) -> Result<Vec<Receipt>, AuditError> {
+        if requests.is_empty() {
+            // Nothing to wait for, and no empty batch for the writer.
+            return Ok(Vec::new());
+        }
         let mut pendings = Vec::with_capacity(requests.len());
         let mut replies = Vec::with_capacity(requests.len());
         for request in requests {
