@@ -288,6 +288,43 @@ mod tests {
         assert!(to_canonical_json(&FloatKey).is_err());
     }
 
+    #[test]
+    fn the_unsafe_integer_named_is_the_first_in_canonical_order() {
+        // U+10000 is a surrogate pair in UTF-16 and sorts before U+E000,
+        // though it comes after it in code point order (CI found this one).
+        let v = json!([{"\u{e000}": -9007199254740993i64, "\u{10000}": -9007199254740992i64}]);
+        let named = Err(CanonicalError::UnsafeInteger("-9007199254740992".into()));
+        assert_eq!(oracle(&v), named);
+        assert_eq!(to_canonical_json(&v), named);
+        // Handed over in either order, the same integer is named.
+        struct InOrder<'a>(&'a [(&'a str, i64)]);
+        impl Serialize for InOrder<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::SerializeMap;
+                let mut m = s.serialize_map(Some(self.0.len()))?;
+                for (k, v) in self.0 {
+                    m.serialize_entry(k, v)?;
+                }
+                m.end()
+            }
+        }
+        let (a, b) = (
+            ("\u{e000}", -(1i64 << 53) - 1),
+            ("\u{10000}", -(1i64 << 53)),
+        );
+        assert_eq!(to_canonical_json(&InOrder(&[a, b])), named);
+        assert_eq!(to_canonical_json(&InOrder(&[b, a])), named);
+        // A repeated key's dropped value does not fail the object.
+        assert_eq!(
+            to_canonical_json(&InOrder(&[("k", 1i64 << 60), ("k", 1)])).unwrap(),
+            b"{\"k\":1}"
+        );
+        assert_eq!(
+            to_canonical_json(&InOrder(&[("k", 1), ("k", 1i64 << 60)])),
+            Err(CanonicalError::UnsafeInteger("1152921504606846976".into()))
+        );
+    }
+
     proptest! {
         #[test]
         fn direct_serializer_matches_the_value_walk(v in any_value()) {

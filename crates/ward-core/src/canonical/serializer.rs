@@ -10,7 +10,11 @@
 //! every call, and the `Value` tree was most of their allocations.
 //!
 //! Object members are written into a scratch buffer as they come, then
-//! sorted by their keys' UTF-16 code units and copied out.
+//! sorted by their keys' UTF-16 code units and copied out. A member whose
+//! value holds an unsafe integer is kept as that error until the sort, so
+//! the integer named is the first one in canonical order, and the value
+//! of a repeated key that is dropped cannot fail the object: both as the
+//! `Value` path does it, whatever order a map hands its members over in.
 
 use std::borrow::Cow;
 use std::fmt::Display;
@@ -313,7 +317,9 @@ pub(super) struct Object<'a> {
     /// For a struct variant, the name of the one-member object around it.
     variant: Option<&'static str>,
     buf: Vec<u8>,
-    members: Vec<(Cow<'static, str>, Range<usize>)>,
+    /// Each member's key and where its value sits in `buf`, or the unsafe
+    /// integer that its value holds.
+    members: Vec<(Cow<'static, str>, std::result::Result<Range<usize>, String>)>,
     /// A map's key, waiting for its value.
     key: Option<Cow<'static, str>>,
 }
@@ -331,8 +337,15 @@ impl<'a> Object<'a> {
 
     fn member<T: Serialize + ?Sized>(&mut self, key: Cow<'static, str>, value: &T) -> Result<()> {
         let start = self.buf.len();
-        value.serialize(Canon { out: &mut self.buf })?;
-        self.members.push((key, start..self.buf.len()));
+        let written = match value.serialize(Canon { out: &mut self.buf }) {
+            Ok(()) => Ok(start..self.buf.len()),
+            Err(CanonicalError::UnsafeInteger(n)) => {
+                self.buf.truncate(start);
+                Err(n)
+            }
+            Err(other) => return Err(other),
+        };
+        self.members.push((key, written));
         Ok(())
     }
 
@@ -353,6 +366,10 @@ impl<'a> Object<'a> {
             if members.peek().is_some_and(|(next, _)| next == key) {
                 continue;
             }
+            let range = match range {
+                Ok(range) => range.clone(),
+                Err(n) => return Err(CanonicalError::UnsafeInteger(n.clone())),
+            };
             if !first {
                 self.out.push(b',');
             }
@@ -360,7 +377,7 @@ impl<'a> Object<'a> {
             write_string(self.out, key);
             self.out.push(b':');
             self.out
-                .extend_from_slice(self.buf.get(range.clone()).unwrap_or_default());
+                .extend_from_slice(self.buf.get(range).unwrap_or_default());
         }
         self.out.push(b'}');
         if self.variant.is_some() {
