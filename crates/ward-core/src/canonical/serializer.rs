@@ -310,6 +310,10 @@ impl ser::SerializeTupleVariant for Seq<'_> {
     }
 }
 
+/// Where a member's value sits in an object's scratch buffer, or the
+/// unsafe integer that the value holds.
+type Written = std::result::Result<Range<usize>, String>;
+
 /// An object being written: members collect in `buf` until the end, when
 /// they are sorted and copied to `out`.
 pub(super) struct Object<'a> {
@@ -317,9 +321,7 @@ pub(super) struct Object<'a> {
     /// For a struct variant, the name of the one-member object around it.
     variant: Option<&'static str>,
     buf: Vec<u8>,
-    /// Each member's key and where its value sits in `buf`, or the unsafe
-    /// integer that its value holds.
-    members: Vec<(Cow<'static, str>, std::result::Result<Range<usize>, String>)>,
+    members: Vec<(Cow<'static, str>, Written)>,
     /// A map's key, waiting for its value.
     key: Option<Cow<'static, str>>,
 }
