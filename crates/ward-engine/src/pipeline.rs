@@ -585,23 +585,52 @@ impl Engine {
                 .to_string();
             // Asking again while the same call waits finds the approval
             // already open for it (pending, or granted and not yet used),
-            // instead of opening another.
+            // instead of opening another. A call whose approval was rejected
+            // stays refused until that approval would have expired: asking
+            // again, whichever second it is, does not put it to the
+            // approvers again.
             let (tenant, digest, policy) = (
                 request.actor.tenant.clone(),
                 request_digest.clone(),
                 b.record.digest.clone(),
             );
-            let open = blocking(&self.inner.state, move |s| {
-                Ok(s.approvals(Some(&tenant))?.into_iter().find(|a| {
-                    matches!(a.status, ApprovalStatus::Pending | ApprovalStatus::Approved)
-                        && a.request_digest == digest
-                        && a.policy_digest == policy
-                        && a.expires_ms > now_ms
+            let mine = blocking(&self.inner.state, move |s| {
+                let mut mine: Vec<ApprovalRecord> = s
+                    .approvals(Some(&tenant))?
+                    .into_iter()
+                    .filter(|a| {
+                        a.request_digest == digest
+                            && a.policy_digest == policy
+                            && a.expires_ms > now_ms
+                    })
+                    .collect();
+                // Open ones first.
+                mine.sort_by_key(|a| a.status == ApprovalStatus::Rejected);
+                Ok(mine.into_iter().find(|a| {
+                    matches!(
+                        a.status,
+                        ApprovalStatus::Pending
+                            | ApprovalStatus::Approved
+                            | ApprovalStatus::Rejected
+                    )
                 }))
             })
             .await
             .map_err(|e| internal("approval store", e))?;
-            if let Some(open) = open {
+            if let Some(rejected) = mine
+                .as_ref()
+                .filter(|a| a.status == ApprovalStatus::Rejected)
+            {
+                return Err((
+                    ReasonCode::ApprovalRejected,
+                    format!(
+                        "approval {} for this call was rejected; the same call is refused until {}",
+                        rejected.id,
+                        ward_policy::rfc3339(rejected.expires_ms.div_euclid(1000))
+                    ),
+                ));
+            }
+            if let Some(open) = mine {
                 if let Some(t) = decision.approval.as_mut() {
                     t.id = open.id;
                     t.expires_at = ward_policy::rfc3339(open.expires_ms.div_euclid(1000));

@@ -628,6 +628,64 @@ async fn an_approval_lets_one_call_through_and_a_key_waits_for_it() {
     );
 }
 
+/// A rejected call asked again (the replay of a LangGraph node after its
+/// interrupt asks without the approval id) is refused with
+/// `approval_rejected`, in a later second too, and is not put to the
+/// approvers again until the rejected approval would have expired.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_call_asked_again_stays_rejected_until_its_approval_expires() {
+    let f = fixture(SUPPORT, EngineConfig::default()).await;
+    let big = || {
+        let mut r = call(
+            "approve_refund",
+            json!({"order_id": "8812", "amount": 990.0}),
+        );
+        r.idempotency_key = Some("call_x".into());
+        r
+    };
+    let held = f.decide(big()).await;
+    let id = held.decision.approval.as_ref().unwrap().id.clone();
+    let finance = f.engine.authenticate(&creds(&f.finance_key)).unwrap();
+    f.engine
+        .vote(&finance, &id, false, Some("no".into()))
+        .await
+        .unwrap();
+    f.advance_ms(2_000);
+    let again = f.decide(big()).await;
+    assert_eq!(again.decision.outcome, Outcome::Deny);
+    assert_eq!(codes(&again), ["approval_rejected"]);
+    assert!(
+        again.decision.reasons[0].message.contains(&id),
+        "{:?}",
+        again.decision.reasons
+    );
+    assert!(again.decision.receipt.is_some());
+    let mut with_id = big();
+    with_id.approval_id = Some(id.clone());
+    assert_eq!(codes(&f.decide(with_id).await), ["approval_rejected"]);
+    assert_eq!(f.engine.approvals(&finance).await.unwrap().len(), 1);
+    // Another call (other arguments) still asks.
+    let mut other = big();
+    other.args.insert("amount".into(), json!(991.0));
+    other.idempotency_key = Some("call_z".into());
+    assert_eq!(
+        f.decide(other).await.decision.outcome,
+        Outcome::RequireApproval
+    );
+    // Once the rejected approval would have expired, the call may ask again
+    // (under another key: the first one now holds the deny).
+    f.advance_ms(3_601_000);
+    f.engine.refresh().await.unwrap();
+    let replayed = f.decide(big()).await;
+    assert!(replayed.replayed);
+    assert_eq!(codes(&replayed), ["approval_rejected"]);
+    let mut fresh = big();
+    fresh.idempotency_key = Some("call_y".into());
+    let later = f.decide(fresh).await;
+    assert_eq!(later.decision.outcome, Outcome::RequireApproval);
+    assert_ne!(later.decision.approval.as_ref().unwrap().id, id);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_active_bundle_denies_everything() {
     let dir = tempfile::tempdir().unwrap();
