@@ -133,10 +133,18 @@ pub(crate) struct Inner {
     pub(crate) config: EngineConfig,
     pub(crate) tokens: Option<Arc<dyn TokenVerifier>>,
     pub(crate) cache: RwLock<Arc<Cache>>,
-    pub(crate) bundle: RwLock<Option<Arc<ActiveBundle>>>,
+    pub(crate) bundle: RwLock<BundleSlot>,
     pub(crate) scanners: DefaultScanners,
     pub(crate) provenance: Mutex<ProvenanceIndex>,
     pub(crate) breakers: Mutex<Breakers>,
+}
+
+/// The bundle new decisions use, and how many times it was swapped: a
+/// refresh that read the store before a swap must not undo that swap.
+#[derive(Default)]
+pub(crate) struct BundleSlot {
+    active: Option<Arc<ActiveBundle>>,
+    swaps: u64,
 }
 
 /// The decision engine. Cheap to clone; all clones share state.
@@ -184,7 +192,7 @@ impl Engine {
                 config,
                 tokens,
                 cache: RwLock::new(Arc::new(Cache::default())),
-                bundle: RwLock::new(None),
+                bundle: RwLock::new(BundleSlot::default()),
                 scanners: DefaultScanners::new(),
                 provenance: Mutex::new(provenance),
                 breakers: Mutex::new(breakers),
@@ -219,7 +227,7 @@ impl Engine {
 
     /// The active bundle, if any.
     pub fn active_bundle(&self) -> Option<Arc<ActiveBundle>> {
-        self.inner.bundle.read().ok().and_then(|b| b.clone())
+        self.inner.bundle.read().ok().and_then(|b| b.active.clone())
     }
 
     /// How old the cached state is, and whether decisions are denied for it
@@ -243,6 +251,9 @@ impl Engine {
     /// [`Engine::spawn_refresh`], and after every local write.
     pub async fn refresh(&self) -> Result<(), EngineError> {
         let now = self.now_ms();
+        // Read before the store: a local activation that lands after this
+        // read is newer than what the store answers here.
+        let swaps = self.bundle_swaps();
         let (keys, agents, switches, break_glass, active) = blocking(&self.inner.state, move |s| {
             Ok((
                 s.api_keys()?,
@@ -258,7 +269,7 @@ impl Engine {
             let record = blocking(&self.inner.state, move |s| s.bundle(&digest))
                 .await?
                 .ok_or_else(|| EngineError::NotFound("active bundle is not archived".into()))?;
-            self.swap_bundle(record)?;
+            self.swap_bundle_unless_swapped(record, Some(swaps))?;
         }
         let cache = Cache {
             keys: keys.into_iter().map(|k| (k.id.clone(), k)).collect(),
@@ -322,9 +333,24 @@ impl Engine {
         RefreshTask { stop }
     }
 
+    fn bundle_swaps(&self) -> u64 {
+        self.inner.bundle.read().map_or(0, |b| b.swaps)
+    }
+
     /// Compiles a bundle record and makes it the one new decisions use.
     /// Decisions in flight keep the bundle they started with.
-    pub(crate) fn swap_bundle(&self, mut record: BundleRecord) -> Result<(), EngineError> {
+    pub(crate) fn swap_bundle(&self, record: BundleRecord) -> Result<(), EngineError> {
+        self.swap_bundle_unless_swapped(record, None)
+    }
+
+    /// [`Engine::swap_bundle`], but with `seen`, only if no other swap
+    /// happened since the swap count was `seen`; otherwise the record is
+    /// stale and is dropped.
+    fn swap_bundle_unless_swapped(
+        &self,
+        mut record: BundleRecord,
+        seen: Option<u64>,
+    ) -> Result<(), EngineError> {
         let sources: Vec<(&str, &str)> = record
             .files
             .iter()
@@ -344,7 +370,10 @@ impl Engine {
             record,
         });
         if let Ok(mut slot) = self.inner.bundle.write() {
-            *slot = Some(active);
+            if seen.is_none_or(|seen| seen == slot.swaps) {
+                slot.active = Some(active);
+                slot.swaps += 1;
+            }
         }
         Ok(())
     }

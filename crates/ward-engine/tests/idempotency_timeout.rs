@@ -10,117 +10,21 @@
 //! claimed, so a retry decides afresh instead of being told, until the key
 //! expires, that the first call is still being decided.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+mod common;
+
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use common::stalling::Stalling;
 
 use serde_json::json;
 use ward_audit::{LogKey, SqliteStore, Timestamp, Writer, WriterConfig};
 use ward_core::{Outcome, PrincipalKind, ReasonCode, Request};
 use ward_engine::{
-    bundle_record, system_clock, AgentRecord, ApiKeyRecord, ApprovalRecord, BreakGlass,
-    BundleRecord, Credentials, Engine, EngineConfig, IdemClaim, LimitTake, ModelInfo, Scope,
-    SqliteState, StateError, StateStore, Switch, SwitchKind, ROLE_ADMIN,
+    bundle_record, system_clock, AgentRecord, ApiKeyRecord, Credentials, Engine, EngineConfig,
+    ModelInfo, SqliteState, ROLE_ADMIN,
 };
-
-/// SQLite state whose approval lookups stall while `slow` is set.
-struct Stalling {
-    inner: SqliteState,
-    slow: Arc<AtomicBool>,
-}
-
-impl StateStore for Stalling {
-    fn put_api_key(&self, key: &ApiKeyRecord) -> Result<(), StateError> {
-        self.inner.put_api_key(key)
-    }
-    fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StateError> {
-        self.inner.api_keys()
-    }
-    fn put_agent(&self, agent: &AgentRecord) -> Result<(), StateError> {
-        self.inner.put_agent(agent)
-    }
-    fn agents(&self) -> Result<Vec<AgentRecord>, StateError> {
-        self.inner.agents()
-    }
-    fn put_switch(&self, switch: &Switch) -> Result<(), StateError> {
-        self.inner.put_switch(switch)
-    }
-    fn clear_switch(&self, kind: SwitchKind, scope: &Scope) -> Result<bool, StateError> {
-        self.inner.clear_switch(kind, scope)
-    }
-    fn switches(&self) -> Result<Vec<Switch>, StateError> {
-        self.inner.switches()
-    }
-    fn put_break_glass(&self, grant: &BreakGlass) -> Result<(), StateError> {
-        self.inner.put_break_glass(grant)
-    }
-    fn break_glass(&self, now_ms: i64) -> Result<Vec<BreakGlass>, StateError> {
-        self.inner.break_glass(now_ms)
-    }
-    fn idem_claim(
-        &self,
-        tenant: &str,
-        key: &str,
-        digest: &str,
-        now_ms: i64,
-        expire_before_ms: i64,
-    ) -> Result<IdemClaim, StateError> {
-        self.inner
-            .idem_claim(tenant, key, digest, now_ms, expire_before_ms)
-    }
-    fn idem_finish(&self, tenant: &str, key: &str, decision: &str) -> Result<(), StateError> {
-        self.inner.idem_finish(tenant, key, decision)
-    }
-    fn idem_release(&self, tenant: &str, key: &str) -> Result<(), StateError> {
-        self.inner.idem_release(tenant, key)
-    }
-    fn limit_take(
-        &self,
-        key: &str,
-        start: i64,
-        amount: f64,
-        max: f64,
-    ) -> Result<LimitTake, StateError> {
-        self.inner.limit_take(key, start, amount, max)
-    }
-    fn limit_used(&self, key: &str, start: i64) -> Result<f64, StateError> {
-        self.inner.limit_used(key, start)
-    }
-    fn create_approval(&self, approval: &ApprovalRecord) -> Result<(), StateError> {
-        self.inner.create_approval(approval)
-    }
-    fn approval(&self, id: &str) -> Result<Option<ApprovalRecord>, StateError> {
-        if self.slow.load(Ordering::SeqCst) {
-            std::thread::sleep(Duration::from_secs(3));
-        }
-        self.inner.approval(id)
-    }
-    fn approvals(&self, tenant: Option<&str>) -> Result<Vec<ApprovalRecord>, StateError> {
-        self.inner.approvals(tenant)
-    }
-    fn update_approval(
-        &self,
-        old: &ApprovalRecord,
-        new: &ApprovalRecord,
-    ) -> Result<bool, StateError> {
-        self.inner.update_approval(old, new)
-    }
-    fn put_bundle(&self, bundle: &BundleRecord) -> Result<(), StateError> {
-        self.inner.put_bundle(bundle)
-    }
-    fn bundle(&self, digest: &str) -> Result<Option<BundleRecord>, StateError> {
-        self.inner.bundle(digest)
-    }
-    fn bundles(&self) -> Result<Vec<BundleRecord>, StateError> {
-        self.inner.bundles()
-    }
-    fn activate_bundle(&self, digest: &str, now_ms: i64) -> Result<(), StateError> {
-        self.inner.activate_bundle(digest, now_ms)
-    }
-    fn active_bundle(&self) -> Result<Option<String>, StateError> {
-        self.inner.active_bundle()
-    }
-}
 
 fn key_spec(tenant: &str, principal: &str, kind: PrincipalKind, roles: &[&str]) -> ApiKeyRecord {
     ApiKeyRecord {
@@ -145,11 +49,8 @@ fn creds(key: &str) -> Credentials {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timed_out_decision_releases_its_idempotency_key() {
     let dir = tempfile::tempdir().unwrap();
-    let slow = Arc::new(AtomicBool::new(false));
-    let state = Stalling {
-        inner: SqliteState::open(&dir.path().join("state.db")).unwrap(),
-        slow: Arc::clone(&slow),
-    };
+    let state = Stalling::new(SqliteState::open(&dir.path().join("state.db")).unwrap());
+    let slow = Arc::clone(&state.slow);
     let audit = Writer::start(
         Box::new(SqliteStore::open(&dir.path().join("audit.db")).unwrap()),
         LogKey::from_seed("ward/test", [3; 32]).unwrap(),

@@ -7,6 +7,8 @@
     reason = "each test file uses part of the fixture"
 )]
 
+pub mod stalling;
+
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 

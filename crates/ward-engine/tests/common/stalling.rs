@@ -1,0 +1,136 @@
+//! SQLite state with hooks that hold chosen calls, to put a race in a
+//! known order.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ward_engine::{
+    AgentRecord, ApiKeyRecord, ApprovalRecord, BreakGlass, BundleRecord, IdemClaim, LimitTake,
+    Scope, SqliteState, StateError, StateStore, Switch, SwitchKind,
+};
+
+/// Holds the next `active_bundle` read after it has read the store: it
+/// sends on `read`, then waits for `go`.
+pub struct Hold {
+    pub read: SyncSender<()>,
+    pub go: Receiver<()>,
+}
+
+/// SQLite state whose approval lookups stall while `slow` is set, and whose
+/// next `active_bundle` read waits on `hold` when one is set.
+pub struct Stalling {
+    pub inner: SqliteState,
+    pub slow: Arc<AtomicBool>,
+    pub hold: Arc<Mutex<Option<Hold>>>,
+}
+
+impl Stalling {
+    pub fn new(inner: SqliteState) -> Stalling {
+        Stalling {
+            inner,
+            slow: Arc::default(),
+            hold: Arc::default(),
+        }
+    }
+}
+
+impl StateStore for Stalling {
+    fn put_api_key(&self, key: &ApiKeyRecord) -> Result<(), StateError> {
+        self.inner.put_api_key(key)
+    }
+    fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StateError> {
+        self.inner.api_keys()
+    }
+    fn put_agent(&self, agent: &AgentRecord) -> Result<(), StateError> {
+        self.inner.put_agent(agent)
+    }
+    fn agents(&self) -> Result<Vec<AgentRecord>, StateError> {
+        self.inner.agents()
+    }
+    fn put_switch(&self, switch: &Switch) -> Result<(), StateError> {
+        self.inner.put_switch(switch)
+    }
+    fn clear_switch(&self, kind: SwitchKind, scope: &Scope) -> Result<bool, StateError> {
+        self.inner.clear_switch(kind, scope)
+    }
+    fn switches(&self) -> Result<Vec<Switch>, StateError> {
+        self.inner.switches()
+    }
+    fn put_break_glass(&self, grant: &BreakGlass) -> Result<(), StateError> {
+        self.inner.put_break_glass(grant)
+    }
+    fn break_glass(&self, now_ms: i64) -> Result<Vec<BreakGlass>, StateError> {
+        self.inner.break_glass(now_ms)
+    }
+    fn idem_claim(
+        &self,
+        tenant: &str,
+        key: &str,
+        digest: &str,
+        now_ms: i64,
+        expire_before_ms: i64,
+    ) -> Result<IdemClaim, StateError> {
+        self.inner
+            .idem_claim(tenant, key, digest, now_ms, expire_before_ms)
+    }
+    fn idem_finish(&self, tenant: &str, key: &str, decision: &str) -> Result<(), StateError> {
+        self.inner.idem_finish(tenant, key, decision)
+    }
+    fn idem_release(&self, tenant: &str, key: &str) -> Result<(), StateError> {
+        self.inner.idem_release(tenant, key)
+    }
+    fn limit_take(
+        &self,
+        key: &str,
+        start: i64,
+        amount: f64,
+        max: f64,
+    ) -> Result<LimitTake, StateError> {
+        self.inner.limit_take(key, start, amount, max)
+    }
+    fn limit_used(&self, key: &str, start: i64) -> Result<f64, StateError> {
+        self.inner.limit_used(key, start)
+    }
+    fn create_approval(&self, approval: &ApprovalRecord) -> Result<(), StateError> {
+        self.inner.create_approval(approval)
+    }
+    fn approval(&self, id: &str) -> Result<Option<ApprovalRecord>, StateError> {
+        if self.slow.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_secs(3));
+        }
+        self.inner.approval(id)
+    }
+    fn approvals(&self, tenant: Option<&str>) -> Result<Vec<ApprovalRecord>, StateError> {
+        self.inner.approvals(tenant)
+    }
+    fn update_approval(
+        &self,
+        old: &ApprovalRecord,
+        new: &ApprovalRecord,
+    ) -> Result<bool, StateError> {
+        self.inner.update_approval(old, new)
+    }
+    fn put_bundle(&self, bundle: &BundleRecord) -> Result<(), StateError> {
+        self.inner.put_bundle(bundle)
+    }
+    fn bundle(&self, digest: &str) -> Result<Option<BundleRecord>, StateError> {
+        self.inner.bundle(digest)
+    }
+    fn bundles(&self) -> Result<Vec<BundleRecord>, StateError> {
+        self.inner.bundles()
+    }
+    fn activate_bundle(&self, digest: &str, now_ms: i64) -> Result<(), StateError> {
+        self.inner.activate_bundle(digest, now_ms)
+    }
+    fn active_bundle(&self) -> Result<Option<String>, StateError> {
+        let read = self.inner.active_bundle();
+        let hold = self.hold.lock().ok().and_then(|mut h| h.take());
+        if let Some(hold) = hold {
+            let _ = hold.read.send(());
+            let _ = hold.go.recv();
+        }
+        read
+    }
+}
