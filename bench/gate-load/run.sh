@@ -22,6 +22,11 @@
 #   bench/gate-load/run.sh                         # about 5 minutes
 #   SOAK_SECS=600 bench/gate-load/run.sh           # plus the 10-minute soak
 #   SKIP_BUILD=1 REPEAT=3 CONNS="64" RATES="5000" bench/gate-load/run.sh
+#   SAT_GEN=gate-load bench/gate-load/run.sh       # closed loop by ward-gate-load, not wrk
+#
+# The closed loop runs on Debian's wrk (apt-get install wrk) when it is
+# installed, with the mix as a Lua script (`ward-gate-load wrk-script`);
+# the open loop always runs on ward-gate-load.
 #
 # Only loopback is used; every run is bounded in time and stops by itself.
 set -euo pipefail
@@ -37,6 +42,12 @@ RATE_SECS=${RATE_SECS:-30}
 SOAK_SECS=${SOAK_SECS:-0}
 SOAK_RATE=${SOAK_RATE:-2000}
 SOAK_EVERY=${SOAK_EVERY:-10}
+# The closed-loop generator: Debian's wrk (C; far less CPU per request, so
+# more of the machine goes to the gate) when it is installed, else
+# ward-gate-load. WRK_THREADS is wrk's -t.
+SAT_GEN=${SAT_GEN:-$(command -v wrk >/dev/null && echo wrk || echo gate-load)}
+WRK_THREADS=${WRK_THREADS:-1}
+case $SAT_GEN in wrk | gate-load) ;; *) echo "run.sh: SAT_GEN is wrk or gate-load, not $SAT_GEN" >&2; exit 2 ;; esac
 OUT=${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/ward-gate-bench.XXXXXX")}
 mkdir -p "$OUT"
 
@@ -81,6 +92,7 @@ start_server() {
 }
 start_server
 key=$("$gl" setup "$url" "$(cat "$data/admin.key")")
+[[ $SAT_GEN == wrk ]] && "$gl" wrk-script "$url" "$key" "$OUT/mix.lua"
 
 # "TID NAME TICKS" for every thread of the server.
 thread_ticks() {
@@ -136,6 +148,18 @@ engine_means() {
 
 db_size() { du -sm "$data" | cut -f1; }
 
+# One closed-loop run with the generator of SAT_GEN, printing its result line.
+closed_loop() {
+    local conns=$1 secs=$2
+    if [[ $SAT_GEN == wrk ]]; then
+        # wrk needs at least one connection per thread.
+        WRK_CONNS=$conns wrk -t "$(( conns < WRK_THREADS ? conns : WRK_THREADS ))" -c "$conns" \
+            -d "${secs}s" --timeout 10s -s "$OUT/mix.lua" "$url/v1/decide" | grep '^saturate'
+    else
+        "$gl" saturate "$url" "$key" "$conns" "$secs"
+    fi
+}
+
 saturate() {
     local conns=$1 secs=$2 label=$3 t0 t1 m0 m1 line gen
     t0=$(mktemp) t1=$(mktemp)
@@ -144,7 +168,7 @@ saturate() {
     thread_ticks >"$t0"
     local loadavg
     loadavg=$(cut -d' ' -f1-3 /proc/loadavg)
-    gen=$( { TIMEFORMAT='%U %S %R'; time "$gl" saturate "$url" "$key" "$conns" "$secs" >"$OUT/last.txt"; } 2>&1 )
+    gen=$( { TIMEFORMAT='%U %S %R'; time closed_loop "$conns" "$secs" >"$OUT/last.txt"; } 2>&1 )
     thread_ticks >"$t1"
     metrics_snapshot >"$m1"
     line=$(cat "$OUT/last.txt")
@@ -170,14 +194,18 @@ open_loop() {
     rm -f "$m0" "$m1"
 }
 
-echo "# $(date -u +%FT%TZ) $(nproc) cores, $(uname -sr), ward $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')" | tee -a "$results"
+echo "# $(date -u +%FT%TZ) $(nproc) cores, $(uname -sr), ward $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'), closed loop by $SAT_GEN" | tee -a "$results"
 echo "# url $url, data $data" | tee -a "$results"
 "$gl" saturate "$url" "$key" 16 5 >/dev/null  # warm-up
 
+# The disk's own floor under a durable receipt, before and after the rounds.
+"$gl" flush-probe "$OUT" 2000 | sed 's/^/[disk before] /' | tee -a "$results"
 for round in $(seq 1 "$REPEAT"); do
     for c in $CONNS; do saturate "$c" "$SAT_SECS" "[round $round]"; done
     for r in $RATES; do open_loop "$r" "$RATE_SECS" "[round $round]"; done
 done
+
+"$gl" flush-probe "$OUT" 2000 | sed 's/^/[disk after] /' | tee -a "$results"
 
 if (( SOAK_SECS > 0 )); then
     # A new server process on the same (grown) data directory: the overload

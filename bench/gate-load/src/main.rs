@@ -6,7 +6,21 @@
 //! ward-gate-load rate URL KEY RATE SECS           open loop at RATE requests/s
 //! ward-gate-load saturate URL KEY CONNS SECS      closed loop with CONNS requests in flight
 //! ward-gate-load soak URL KEY RATE SECS PID EVERY open loop, sampling the server's RSS
+//! ward-gate-load wrk-script URL KEY OUT.lua       write the mix as a script for `wrk -s`
+//! ward-gate-load flush-probe DIR N                time N appends of 4 KiB, each followed by fdatasync
 //! ```
+//!
+//! `flush-probe` measures the floor under every durable receipt on this
+//! disk: one small write made durable, as each group commit makes one. A
+//! p99 target below the probe's p99 cannot be met by any design that
+//! answers only after a durable flush.
+//!
+//! `wrk-script` is for saturation runs with Debian's `wrk`, a load generator
+//! in C that needs far less CPU per request than this one, so that more of
+//! the 2 cores go to the gate. wrk cannot tell which request an answer is
+//! for, so the script checks the answers in aggregate: each answer's outcome
+//! and first reason code must be one that a scenario of the mix gave when
+//! `wrk-script` sent it once, and their shares must match the mix.
 //!
 //! The binary is `target/release/ward-gate-load`; `run.sh` runs the whole
 //! benchmark (docs/benchmarks.md, "Gate").
@@ -340,6 +354,177 @@ async fn saturate(url: &str, key: &str, conns: usize, secs: f64) -> Result<()> {
     Ok(())
 }
 
+/// Sends each scenario of the mix once and writes a `wrk` script that sends
+/// the same mix. The script checks each answer's signature (outcome and
+/// first reason code) against those the scenarios gave here, and prints a
+/// line in the format of [`report`], then how far the shares of the answers
+/// are from the mix's.
+async fn wrk_script(url: &str, key: &str, out: &str) -> Result<()> {
+    let bodies = bodies()?;
+    let client = client(1)?;
+    // Each distinct scenario once: its body and the signature it gave.
+    let mut scenarios: Vec<(&'static str, String, String)> = Vec::new();
+    let mut order = Vec::new();
+    let mut weights: BTreeMap<String, u32> = BTreeMap::new();
+    for body in &bodies {
+        let index = match scenarios.iter().position(|(n, _, _)| *n == body.name) {
+            Some(i) => i,
+            None => {
+                let reply = client
+                    .post(url)
+                    .bearer_auth(key)
+                    .header("content-type", "application/json")
+                    .body(body.bytes.clone())
+                    .send()
+                    .await?;
+                let status = reply.status();
+                let bytes = reply.bytes().await?;
+                let v: Value = serde_json::from_slice(&bytes)
+                    .with_context(|| format!("{}: HTTP {status}, not JSON", body.name))?;
+                let outcome = v.get("outcome").and_then(Value::as_str).unwrap_or("?");
+                if outcome != body.expected || v.get("receipt").is_none() {
+                    bail!(
+                        "{}: expected {} with a receipt, got {}",
+                        body.name,
+                        body.expected,
+                        String::from_utf8_lossy(&bytes)
+                    );
+                }
+                let text = String::from_utf8(body.bytes.clone())?;
+                if text.contains("]==]") {
+                    bail!("{}: the body would end its Lua string", body.name);
+                }
+                let signature = format!("{outcome} {}", reason_code(&bytes));
+                scenarios.push((body.name, text, signature));
+                scenarios.len() - 1
+            }
+        };
+        *weights.entry(scenarios[index].2.clone()).or_default() += 1;
+        order.push((index + 1).to_string());
+    }
+    let list = |items: Vec<String>| items.join(",\n  ");
+    let script = format!(
+        r#"-- Written by `ward-gate-load wrk-script` for `wrk -s`: the gate bench mix.
+-- Each answer's signature (outcome and first reason code) is checked
+-- against the ones the scenarios gave when the script was written.
+-- WRK_CONNS in the environment labels the result line.
+local key = "{key}"
+local bodies = {{
+  {bodies}
+}}
+-- {len} requests in the mix's shares, as indexes into bodies.
+local order = {{ {order} }}
+-- Signature -> share of the mix, in requests per {len}.
+local expected = {{
+  {expected}
+}}
+
+local threads = {{}}
+function setup(thread)
+  thread:set("id", #threads)
+  table.insert(threads, thread)
+end
+
+local requests, next = {{}}, 0
+function init(args)
+  local headers = {{ ["Authorization"] = "Bearer " .. key, ["Content-Type"] = "application/json" }}
+  for n, body in ipairs(bodies) do
+    requests[n] = wrk.format("POST", wrk.path, headers, body)
+  end
+  next = id * 31
+  seen, failed, unreceipted = {{}}, 0, 0
+end
+
+function request()
+  -- The stride is prime to #order, so every connection walks the whole mix.
+  next = next + 19
+  return requests[order[next % #order + 1]]
+end
+
+function response(status, headers, body)
+  if status ~= 200 then failed = failed + 1 return end
+  if not body:find('"receipt":"', 1, true) then unreceipted = unreceipted + 1 return end
+  local signature = (body:match('"outcome":"([%a_]+)"') or "?") .. " " .. (body:match('"code":"([%a_]+)"') or "no reason")
+  seen[signature] = (seen[signature] or 0) + 1
+end
+
+function done(summary, latency, _)
+  local counts, errors = {{}}, 0
+  for _, t in ipairs(threads) do
+    for signature, n in pairs(t:get("seen")) do counts[signature] = (counts[signature] or 0) + n end
+    errors = errors + t:get("failed") + t:get("unreceipted")
+  end
+  local e = summary.errors
+  errors = errors + e.connect + e.read + e.write + e.timeout
+  local ok, mismatched, codes, off = 0, 0, {{}}, 0
+  for signature, n in pairs(counts) do
+    if expected[signature] then ok = ok + n else
+      mismatched = mismatched + n
+      table.insert(codes, signature .. " " .. n)
+    end
+  end
+  for signature, share in pairs(expected) do
+    local got = ok > 0 and (counts[signature] or 0) / ok * 100 or 0
+    off = math.max(off, math.abs(got - share * 100 / {len}))
+  end
+  local secs = summary.duration / 1e6
+  local ms = function(p) return latency:percentile(p) / 1000 end
+  io.write(string.format("saturate %s conns (wrk): %.0f ok/s over %.1f s | p50 %.3f ms p99 %.3f ms p99.9 %.3f ms max %.3f ms | ok %d errors %d mismatched %d (%s) dropped 0 | mix off by %.2f points at most\n",
+    os.getenv("WRK_CONNS") or "?", ok / secs, secs, ms(50), ms(99), ms(99.9), latency.max / 1000, ok, errors, mismatched, table.concat(codes, ", "), off))
+end
+"#,
+        bodies = list(
+            scenarios
+                .iter()
+                .map(|(name, text, _)| format!("[==[{text}]==], -- {name}"))
+                .collect()
+        ),
+        len = order.len(),
+        order = order.join(","),
+        expected = list(
+            weights
+                .iter()
+                .map(|(signature, n)| format!("[\"{signature}\"] = {n}"))
+                .collect()
+        ),
+    );
+    std::fs::write(out, script).with_context(|| format!("writing {out}"))?;
+    for (name, _, signature) in &scenarios {
+        eprintln!("{name}: {signature}");
+    }
+    Ok(())
+}
+
+/// Times `n` appends of 4 KiB to a new file in `dir`, each made durable
+/// with `fdatasync`, and prints the percentiles.
+fn flush_probe(dir: &str, n: usize) -> Result<()> {
+    use std::io::Write;
+    let path = std::path::Path::new(dir).join(format!("flush-probe.{}", std::process::id()));
+    let mut file =
+        std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+    let block = vec![0x5au8; 4096];
+    let mut took = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        file.write_all(&block)?;
+        file.sync_data()?;
+        took.push(t.elapsed().as_micros() as u64);
+    }
+    drop(file);
+    std::fs::remove_file(&path)?;
+    took.sort_unstable();
+    let pct = |p: f64| corpus::percentile(&took, p) as f64 / 1000.0;
+    println!(
+        "flush probe: {n} appends of 4 KiB + fdatasync | p50 {:.3} ms p90 {:.3} ms p99 {:.3} ms p99.9 {:.3} ms max {:.3} ms",
+        pct(50.0),
+        pct(90.0),
+        pct(99.0),
+        pct(99.9),
+        took.last().copied().unwrap_or(0) as f64 / 1000.0
+    );
+    Ok(())
+}
+
 fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
@@ -435,7 +620,12 @@ async fn main() -> Result<()> {
             .await?;
             println!("end,{}", rss_kib(pid).unwrap_or(0));
         }
-        _ => bail!("usage: gate-load bundle|setup|rate|saturate|soak ... (see src/main.rs)"),
+        Some("wrk-script") => {
+            let url = format!("{}/v1/decide", arg(1)?);
+            wrk_script(&url, &arg(2)?, &arg(3)?).await?;
+        }
+        Some("flush-probe") => flush_probe(&arg(1)?, num(2)? as usize)?,
+        _ => bail!("usage: gate-load bundle|setup|rate|saturate|soak|wrk-script|flush-probe ... (see src/main.rs)"),
     }
     Ok(())
 }
