@@ -16,8 +16,8 @@ use std::time::Duration;
 use common::*;
 use serde_json::json;
 use ward_audit::ExecutionStatus;
-use ward_core::{Mode, Outcome, PrincipalKind};
-use ward_engine::{Credentials, EngineConfig, Execution, Scope, SwitchKind, ROLE_ADMIN};
+use ward_core::{Mode, Outcome, PrincipalKind, ReasonCode};
+use ward_engine::{AuthError, Credentials, EngineConfig, Execution, Scope, SwitchKind, ROLE_ADMIN};
 
 fn limits_bundle() -> String {
     format!(
@@ -578,4 +578,87 @@ async fn what_ran_is_logged_in_the_same_commit_as_the_result_decision() {
     let last = store.entries(&verified.origin, size - 1, size).unwrap();
     let ran: serde_json::Value = serde_json::from_slice(&last[0]).unwrap();
     assert_eq!(ran["kind"], "execution", "{ran}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_made_before_the_pipeline_is_logged_like_any_decision() {
+    let f = fixture(SUPPORT, EngineConfig::default()).await;
+    let agent = creds(&f.agent_key);
+    let refused = f
+        .engine
+        .refuse(
+            &agent,
+            call("ghost", json!({"q": "x"})),
+            ReasonCode::UnknownTool,
+            "no upstream offers `ghost`".into(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(refused.decision.outcome, Outcome::Deny);
+    assert_eq!(codes(&refused), ["unknown_tool"]);
+    let receipt = refused.decision.receipt.as_deref().expect("a receipt");
+    let verified =
+        ward_verify::verify_receipt(receipt.as_bytes(), &f.verifier(), "receipt").unwrap();
+    let entry: serde_json::Value = serde_json::from_slice(&verified.entry).unwrap();
+    assert_eq!(entry["decision_id"], refused.decision.decision_id.as_str());
+    assert_eq!(
+        (
+            &entry["outcome"],
+            &entry["tool"],
+            &entry["reasons"][0]["message"]
+        ),
+        (
+            &json!("deny"),
+            &json!("ghost"),
+            &json!("no upstream offers `ghost`")
+        )
+    );
+    let digest = ward_core::Digest::of_args(&refused.request.args).unwrap();
+    assert_eq!(entry["args_digest"], digest.to_string().as_str());
+    // A decision of the same call in the same second has another id.
+    let decided = f.decide(call("ghost", json!({"q": "x"}))).await;
+    assert_eq!(codes(&decided), ["unknown_tool"]);
+    assert_ne!(decided.decision.decision_id, refused.decision.decision_id);
+
+    // Arguments with no canonical form cannot be digested: the deny is
+    // logged without them.
+    let refused = f
+        .engine
+        .refuse(
+            &agent,
+            call("ghost", json!({"n": 9_007_199_254_740_993_u64})),
+            ReasonCode::SchemaViolation,
+            "no canonical form".into(),
+        )
+        .await
+        .unwrap();
+    assert!(refused.request.args.is_empty());
+    let receipt = refused.decision.receipt.as_deref().expect("a receipt");
+    let verified =
+        ward_verify::verify_receipt(receipt.as_bytes(), &f.verifier(), "receipt").unwrap();
+    let entry: serde_json::Value = serde_json::from_slice(&verified.entry).unwrap();
+    let empty = ward_core::Digest::of_args(&serde_json::Map::new()).unwrap();
+    assert_eq!(entry["args_digest"], empty.to_string().as_str());
+
+    // The credential is checked as for a decision: a refusal cannot be
+    // logged in someone else's name.
+    let err = f
+        .engine
+        .refuse(
+            &creds("wk_nobody.secret"),
+            call("ghost", json!({})),
+            ReasonCode::UnknownTool,
+            "x".into(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AuthError::Invalid(_)), "{err:?}");
+    let mut other = call("ghost", json!({}));
+    other.actor.tenant = "globex".into();
+    let err = f
+        .engine
+        .refuse(&agent, other, ReasonCode::UnknownTool, "x".into())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AuthError::Forbidden(_)), "{err:?}");
 }

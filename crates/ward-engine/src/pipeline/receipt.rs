@@ -1,12 +1,76 @@
 //! The receipt stage: the decision's audit entry (with what ran, when the
 //! call reported it), appended and durable before the answer leaves.
 
-use ward_core::{Decision, Outcome, ReasonCode, Request};
+use std::time::Instant;
 
-use super::{internal, stage_deny, Run, Stage};
+use ward_core::{Decision, Digest, Outcome, ReasonCode, Request};
+
+use super::{internal, stage_deny, Decided, Run, Stage};
 use crate::engine::{blocking, ActiveBundle, Engine};
+use crate::identity::{bind_actor, AuthError, Credentials};
 
 impl Engine {
+    /// Records a deny that a way in made before the pipeline could run:
+    /// the MCP gateway's, when no upstream offers the tool, its contract
+    /// changed since it was pinned, or the upstream cannot honour the
+    /// policy's constraints. The deny is built as a stage's would be (the
+    /// active policy, a deterministic id, `code` and `message` as its
+    /// reason) and goes through the receipt stage, so it is in the audit
+    /// log like every other decision; if the log cannot take it, the
+    /// answer is still a deny, without a receipt.
+    ///
+    /// The credentials are checked as in [`Engine::decide`]. Arguments
+    /// with no canonical form cannot be digested into an entry: they are
+    /// left out of the recorded request (the reason should say so).
+    pub async fn refuse(
+        &self,
+        creds: &Credentials,
+        mut request: Request,
+        code: ReasonCode,
+        message: String,
+    ) -> Result<Decided, AuthError> {
+        let start = Instant::now();
+        let identity = self.authenticate(creds)?;
+        request.actor = bind_actor(&identity, &request.actor)?;
+        if Digest::of_request(&request).is_err() {
+            request.args.clear();
+        }
+        let mut run = Run {
+            stages: vec![(Stage::Authenticate, start.elapsed())],
+            mark: Instant::now(),
+            alerts: Vec::new(),
+            claimed: None,
+            extra: None,
+            execution: None,
+        };
+        let bundle = self.active_bundle();
+        let now = self.now_ms().div_euclid(1000);
+        let mut deny = stage_deny(bundle.as_deref(), &request, (code, message), now);
+        // Its own id: the call may have had a decision of the pipeline in
+        // the same second (a permit whose constraints the upstream cannot
+        // honour, a call made just before its tool's contract changed),
+        // and the two must not share one.
+        let seed = format!("refusal\n{}\n{}", deny.decision_id, summary(&deny));
+        deny.decision_id = format!(
+            "dec_{}",
+            Digest::of_bytes(seed.as_bytes())
+                .hex()
+                .get(..26)
+                .unwrap_or_default()
+        );
+        let decision = self
+            .receipt(bundle.as_deref(), &request, deny, None, &mut run)
+            .await;
+        Ok(Decided {
+            decision,
+            request,
+            replayed: false,
+            stages: run.stages,
+            alerts: run.alerts,
+            execution: None,
+        })
+    }
+
     /// Appends the decision to the audit log and attaches the receipt. If
     /// the log cannot take it, the answer is a deny without a receipt: no
     /// permit ever leaves without one.
@@ -107,4 +171,14 @@ impl Engine {
             }
         }
     }
+}
+
+/// The reasons of a decision, code and message, one per line.
+fn summary(decision: &Decision) -> String {
+    decision
+        .reasons
+        .iter()
+        .map(|r| format!("{}: {}", r.code.as_str(), r.message))
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -88,20 +88,6 @@ struct Refusal {
     text: String,
 }
 
-fn gateway_id(caller: &Caller, tool: &str, now_ms: i64) -> String {
-    let seed = format!(
-        "mcp\n{}\n{}\n{tool}\n{now_ms}",
-        caller.actor.tenant, caller.actor.session
-    );
-    format!(
-        "mcp_{}",
-        Digest::of_bytes(seed.as_bytes())
-            .hex()
-            .get(..26)
-            .unwrap_or_default()
-    )
-}
-
 fn reason(code: ReasonCode, message: impl Into<String>) -> Reason {
     Reason {
         code,
@@ -156,26 +142,24 @@ fn pending(tool: &str, decision: &Decision, approval: &ApprovalTicket) -> Refusa
     r
 }
 
-fn gateway_refusal(
+/// A deny the gateway makes before the gate is asked (no upstream offers
+/// the tool, its contract changed, the upstream cannot honour the policy's
+/// constraints, the arguments have no canonical form), recorded through
+/// the gate so that it has a receipt in the audit log like any decision.
+async fn refuse(
+    shared: &Shared,
     caller: &Caller,
-    tool: &str,
+    request: Request,
     code: ReasonCode,
-    message: String,
-    now_ms: i64,
-) -> Refusal {
-    let decision_id = gateway_id(caller, tool, now_ms);
-    let reasons = vec![reason(code, message)];
-    let text = format!(
-        "Ward denied this call to `{tool}`; it did not run. Decision {decision_id}: {}.",
-        summary(&reasons)
-    );
-    Refusal {
-        decision_id,
-        outcome: Outcome::Deny,
-        reasons,
-        approval: None,
-        text,
-    }
+    why: String,
+) -> Result<CallToolResult, ErrorData> {
+    let tool = request.tool.clone().unwrap_or_default();
+    let refused = shared
+        .engine
+        .refuse(&caller.creds, request, code, why)
+        .await
+        .map_err(auth_error)?;
+    render(shared.config.deny_as, denied(&tool, &refused.decision))
 }
 
 fn decision_meta(r: &Refusal) -> Value {
@@ -203,6 +187,25 @@ fn auth_error(e: AuthError) -> ErrorData {
     ErrorData::new(ErrorCode(UNAUTHENTICATED), e.to_string(), None)
 }
 
+/// A `pre_tool_call` of `tool` with the client's arguments and nothing
+/// else: what the gateway records when no server's tool answers to it.
+fn bare_request(caller: &Caller, tool: &str, args: Map<String, Value>) -> Request {
+    Request {
+        intervention: Intervention::PreToolCall,
+        actor: caller.actor.clone(),
+        tool: Some(tool.to_owned()),
+        action: None,
+        target: None,
+        args,
+        context: Map::new(),
+        content: None,
+        source: None,
+        idempotency_key: None,
+        approval_id: None,
+        trace: None,
+    }
+}
+
 /// The `pre_tool_call` for a call: the tool by its exposed name, the
 /// client's arguments, and what the server (never the client) says about
 /// the tool as context.
@@ -218,25 +221,12 @@ pub(crate) fn pre_request(
         .as_ref()
         .and_then(|a| serde_json::to_value(a).ok())
         .unwrap_or(Value::Null);
-    let mut context = Map::new();
-    context.insert(
+    let mut request = bare_request(caller, &entry.exposed, args);
+    request.context.insert(
         "mcp".into(),
         json!({"server": upstream, "tool": entry.original, "annotations": annotations}),
     );
-    Request {
-        intervention: Intervention::PreToolCall,
-        actor: caller.actor.clone(),
-        tool: Some(entry.exposed.clone()),
-        action: None,
-        target: None,
-        args,
-        context,
-        content: None,
-        source: None,
-        idempotency_key: None,
-        approval_id: None,
-        trace: None,
-    }
+    request
 }
 
 /// Constraints the upstream cannot honour, by name.
@@ -297,7 +287,6 @@ pub(crate) async fn call_tool(
     let deny_as = shared.config.deny_as;
     let name = params.name.to_string();
     let mut catalog = shared.catalog();
-    let now_ms = shared.engine.now_ms();
     // A server that went away (a crashed child) is started again and its
     // tools checked against their pins before any call reaches it.
     if let Some(i) = catalog.get(&name).map(|e| e.upstream) {
@@ -308,45 +297,34 @@ pub(crate) async fn call_tool(
             }
         }
     }
+    let args = params.arguments.clone().unwrap_or_default();
     let Some(entry) = catalog.get(&name).cloned() else {
         let why = format!("no upstream server offers a tool named `{name}`");
-        return render(
-            deny_as,
-            gateway_refusal(caller, &name, ReasonCode::UnknownTool, why, now_ms),
-        );
+        let request = bare_request(caller, &name, args);
+        return refuse(shared, caller, request, ReasonCode::UnknownTool, why).await;
     };
     let Some(link) = shared.links.get(entry.upstream) else {
         let why = "the tool's upstream is gone".to_owned();
-        return render(
-            deny_as,
-            gateway_refusal(caller, &name, ReasonCode::InternalError, why, now_ms),
-        );
+        let request = bare_request(caller, &name, args);
+        return refuse(shared, caller, request, ReasonCode::InternalError, why).await;
     };
+    let mut request = pre_request(caller, &entry, &link.spec.name, args);
     if !entry.enabled {
         let why = format!(
             "the contract of `{name}` (server `{}`, tool `{}`) changed since it was pinned; \
              it is disabled until an operator re-approves it",
             link.spec.name, entry.original
         );
-        return render(
-            deny_as,
-            gateway_refusal(caller, &name, ReasonCode::UnknownTool, why, now_ms),
-        );
+        return refuse(shared, caller, request, ReasonCode::UnknownTool, why).await;
     }
-    let mut request = pre_request(
-        caller,
-        &entry,
-        &link.spec.name,
-        params.arguments.clone().unwrap_or_default(),
-    );
     let digest = match Digest::of_request(&request) {
         Ok(d) => d.to_string(),
         Err(e) => {
-            let why = format!("the arguments have no canonical form: {e}");
-            return render(
-                deny_as,
-                gateway_refusal(caller, &name, ReasonCode::SchemaViolation, why, now_ms),
+            let why = format!(
+                "the arguments have no canonical form, so no decision can be bound to them \
+                 (they are not recorded): {e}"
             );
+            return refuse(shared, caller, request, ReasonCode::SchemaViolation, why).await;
         }
     };
     request.approval_id = approvals.get(&digest);
@@ -426,23 +404,18 @@ pub(crate) async fn call_tool(
         let constraints = decision.constraints.clone().unwrap_or_default();
         let missing = unhonoured(&constraints, &link.spec.honours, &entry);
         if !missing.is_empty() {
-            let mut reasons = decision.reasons.clone();
-            reasons.push(reason(
-                ReasonCode::Rule,
-                format!(
-                    "server `{}` cannot honour the constraint(s) {} the policy puts on this call",
-                    link.spec.name,
-                    missing.join(", ")
-                ),
-            ));
-            let mut refused = decision.clone();
-            refused.outcome = Outcome::Deny;
-            refused.reasons = reasons;
             eprintln!(
                 "ward: mcp: {} allowed `{name}` with constraints `{}` cannot honour; not dispatched",
                 decision.decision_id, link.spec.name
             );
-            return render(deny_as, denied(&name, &refused));
+            let why = format!(
+                "server `{}` cannot honour the constraint(s) {} that decision {} puts on \
+                 this call; it was not dispatched",
+                link.spec.name,
+                missing.join(", "),
+                decision.decision_id
+            );
+            return refuse(shared, caller, decided.request, ReasonCode::Rule, why).await;
         }
         if let Some(ms) = constraints.timeout_ms {
             limit = limit.min(Duration::from_millis(ms));

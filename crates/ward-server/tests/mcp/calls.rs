@@ -5,7 +5,7 @@ use rmcp::model::{CallToolRequestParams, ProtocolVersion};
 use serde_json::{json, Value};
 
 use crate::fixture::{
-    call, codes, decision, eventually, http_client, stdio_client, text, Lab, Setup,
+    call, codes, decision, eventually, http_client, logged, stdio_client, text, Lab, Setup,
 };
 
 fn path(lab: &Lab, rel: &str) -> String {
@@ -77,12 +77,10 @@ async fn a_write_outside_the_workspace_is_denied_and_never_reaches_the_server() 
     );
     assert!(!std::path::Path::new(&inside).exists());
     // A tool no server offers, and a tool no rule covers.
+    // The gateway's own deny (no server offers it) is logged like the gate's.
     let r = call(&alice, "format_disk", json!({})).await;
     assert_eq!(codes(&r), ["unknown_tool"]);
-    assert!(decision(&r)["decision_id"]
-        .as_str()
-        .unwrap()
-        .starts_with("mcp_"));
+    assert_eq!(logged(&lab, &r).await["outcome"], "deny");
     let r = call(&alice, "get-tiny-image", json!({})).await;
     assert_eq!(codes(&r), ["unknown_tool"]);
 }
@@ -233,7 +231,24 @@ async fn constraints_travel_upstream_or_the_call_is_denied() {
         "{}",
         text(&r)
     );
-    assert!(codes(&r).contains(&"rule".to_owned()));
+    assert_eq!(codes(&r), ["rule"]);
+    // The log holds the permit the policy gave, then the deny that stands.
+    let deny = logged(&lab, &r).await;
+    assert_eq!(deny["outcome"], "deny");
+    let permit = text(&r)
+        .split("that decision ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .unwrap()
+        .to_owned();
+    let permits: Vec<Value> = lab
+        .audit("kind=decision&tool=get-sum")
+        .await
+        .into_iter()
+        .filter(|e| e["decision_id"] == permit.as_str())
+        .collect();
+    assert_eq!(permits.len(), 1, "{permit}");
+    assert_eq!(permits[0]["outcome"], "allow_with_constraints");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -408,6 +408,20 @@ pub(crate) fn decision(result: &CallToolResult) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// The audit entry of the decision a result names, asserting that there is
+/// exactly one: every deny, the gateway's own included, has a receipt.
+pub(crate) async fn logged(lab: &Lab, result: &CallToolResult) -> Value {
+    let id = decision(result)["decision_id"].as_str().unwrap().to_owned();
+    let mut found: Vec<Value> = lab
+        .audit("kind=decision")
+        .await
+        .into_iter()
+        .filter(|e| e["decision_id"] == id.as_str())
+        .collect();
+    assert_eq!(found.len(), 1, "decision {id} in the log: {found:?}");
+    found.remove(0)
+}
+
 pub(crate) fn codes(result: &CallToolResult) -> Vec<String> {
     decision(result)["reasons"]
         .as_array()

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use rmcp::model::{CallToolRequestParams, ProtocolVersion};
 use serde_json::{json, Value};
 
-use crate::fixture::{call, codes, eventually, http_client, names, text, Lab, Setup};
+use crate::fixture::{call, codes, eventually, http_client, logged, names, text, Lab, Setup};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_tool_whose_contract_changes_is_disabled_until_an_operator_re_approves_it() {
@@ -37,6 +37,11 @@ async fn a_tool_whose_contract_changes_is_disabled_until_an_operator_re_approves
         text(&r).contains("changed since it was pinned"),
         "{}",
         text(&r)
+    );
+    let entry = logged(&lab, &r).await;
+    assert_eq!(
+        (&entry["outcome"], &entry["reasons"][0]["code"]),
+        (&json!("deny"), &json!("unknown_tool"))
     );
 
     let pins = lab.gateway.pins().list().unwrap();

@@ -5,7 +5,7 @@ use rmcp::model::ProtocolVersion;
 use serde_json::{json, Value};
 
 use crate::fixture::{
-    call, codes, decision, eventually, http_client, stdio_client, text, Lab, Setup,
+    call, codes, decision, eventually, http_client, logged, stdio_client, text, Lab, Setup,
 };
 use crate::listing::{initialize, messages};
 use crate::versions::Raw;
@@ -212,14 +212,36 @@ async fn every_path_that_does_not_forward_ends_in_a_deny_with_its_reason_code() 
     .await;
     let alice = stdio_client(&lab, &lab.alice, ProtocolVersion::V_2025_11_25).await;
     // No canonical form (an integer past 2^53): the gateway cannot bind a decision to it.
+    // The deny is logged, without the arguments it cannot digest.
     let r = call(&alice, "big", json!({"size": 9_007_199_254_740_993_u64})).await;
     assert_eq!(codes(&r), ["schema_violation"]);
+    let entry = logged(&lab, &r).await;
+    assert_eq!(
+        (
+            &entry["outcome"],
+            &entry["reasons"][0]["code"],
+            &entry["tool"]
+        ),
+        (&json!("deny"), &json!("schema_violation"), &json!("big"))
+    );
+    let empty = ward_core::Digest::of_args(&serde_json::Map::new()).unwrap();
+    assert_eq!(entry["args_digest"], empty.to_string().as_str());
     // The arguments break the catalog's schema.
     let r = call(&alice, "big", json!({"size": "many"})).await;
     assert_eq!(codes(&r), ["schema_violation"]);
-    // A tool no server (reachable or not) offers.
+    // A tool no server (reachable or not) offers: the gateway's deny has a
+    // receipt like the gate's.
     let r = call(&alice, "ghost_tool", json!({})).await;
     assert_eq!(codes(&r), ["unknown_tool"]);
+    let entry = logged(&lab, &r).await;
+    assert_eq!(
+        (
+            &entry["outcome"],
+            &entry["reasons"][0]["code"],
+            &entry["tool"]
+        ),
+        (&json!("deny"), &json!("unknown_tool"), &json!("ghost_tool"))
+    );
     // A kill switch on a tool.
     let s = lab
         .http
