@@ -325,6 +325,33 @@ mod tests {
         );
     }
 
+    #[test]
+    fn an_array_fails_as_the_value_walk_does_whatever_order_its_failures_come_in() {
+        // `to_value` refuses a u128 past u64 before any integer is looked
+        // at, so it is that failure that is reported, not the unsafe
+        // integer before it.
+        let big = u128::from(u64::MAX) + 1;
+        let unsafe_first = (1u64 << 60, big);
+        assert!(matches!(
+            via_value(&unsafe_first),
+            Err(CanonicalError::NotJson(_))
+        ));
+        assert!(matches!(
+            to_canonical_json(&unsafe_first),
+            Err(CanonicalError::NotJson(_))
+        ));
+        let in_a_vec = (vec![1u64 << 60], [big]);
+        assert!(matches!(
+            to_canonical_json(&in_a_vec),
+            Err(CanonicalError::NotJson(_))
+        ));
+        // With no other failure, the first unsafe integer is named.
+        let two = [1u64 << 60, 1u64 << 61];
+        let named = Err(CanonicalError::UnsafeInteger("1152921504606846976".into()));
+        assert_eq!(via_value(&two), named);
+        assert_eq!(to_canonical_json(&two), named);
+    }
+
     proptest! {
         #[test]
         fn direct_serializer_matches_the_value_walk(v in any_value()) {

@@ -15,6 +15,8 @@
 //! the integer named is the first one in canonical order, and the value
 //! of a repeated key that is dropped cannot fail the object: both as the
 //! `Value` path does it, whatever order a map hands its members over in.
+//! For the same reason an array's unsafe integer is the error only once
+//! every later element has been written without another kind of failure.
 
 use std::borrow::Cow;
 use std::fmt::Display;
@@ -194,6 +196,7 @@ impl<'a> ser::Serializer for Canon<'a> {
             out: self.out,
             first: true,
             variant: false,
+            unsafe_integer: None,
         })
     }
 
@@ -219,6 +222,7 @@ impl<'a> ser::Serializer for Canon<'a> {
             out: self.out,
             first: true,
             variant: true,
+            unsafe_integer: None,
         })
     }
 
@@ -246,6 +250,11 @@ pub(super) struct Seq<'a> {
     out: &'a mut Vec<u8>,
     first: bool,
     variant: bool,
+    /// The first unsafe integer of the elements so far. It is the error
+    /// only if no later element fails otherwise: the `Value` path meets
+    /// every other failure (a `u128` out of range, a map key that is not a
+    /// string) while it builds the tree, before it looks at any integer.
+    unsafe_integer: Option<String>,
 }
 
 impl Seq<'_> {
@@ -254,10 +263,19 @@ impl Seq<'_> {
             self.out.push(b',');
         }
         self.first = false;
-        value.serialize(Canon { out: self.out })
+        match value.serialize(Canon { out: self.out }) {
+            Err(CanonicalError::UnsafeInteger(n)) => {
+                self.unsafe_integer.get_or_insert(n);
+                Ok(())
+            }
+            other => other,
+        }
     }
 
     fn finish(self) -> Result<()> {
+        if let Some(n) = self.unsafe_integer {
+            return Err(CanonicalError::UnsafeInteger(n));
+        }
         self.out.push(b']');
         if self.variant {
             self.out.push(b'}');
