@@ -595,25 +595,23 @@ impl Engine {
                 b.record.digest.clone(),
             );
             let mine = blocking(&self.inner.state, move |s| {
-                let mut mine: Vec<ApprovalRecord> = s
-                    .approvals(Some(&tenant))?
-                    .into_iter()
-                    .filter(|a| {
-                        a.request_digest == digest
-                            && a.policy_digest == policy
-                            && a.expires_ms > now_ms
-                    })
-                    .collect();
-                // Open ones first.
-                mine.sort_by_key(|a| a.status == ApprovalStatus::Rejected);
-                Ok(mine.into_iter().find(|a| {
-                    matches!(
-                        a.status,
-                        ApprovalStatus::Pending
-                            | ApprovalStatus::Approved
-                            | ApprovalStatus::Rejected
-                    )
-                }))
+                let (mut open, mut rejected) = (None, None);
+                for a in s.approvals_for_call(&tenant, &digest)? {
+                    if a.policy_digest != policy || a.expires_ms <= now_ms {
+                        continue;
+                    }
+                    match a.status {
+                        ApprovalStatus::Pending | ApprovalStatus::Approved => {
+                            open.get_or_insert(a);
+                        }
+                        ApprovalStatus::Rejected => {
+                            rejected.get_or_insert(a);
+                        }
+                        ApprovalStatus::Used => {}
+                    }
+                }
+                // An open one first.
+                Ok(open.or(rejected))
             })
             .await
             .map_err(|e| internal("approval store", e))?;

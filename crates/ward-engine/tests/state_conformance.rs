@@ -70,6 +70,7 @@ conformance!(
     limits_concurrent_takes_never_pass_the_maximum,
     approvals_create_list_and_round_trip,
     approvals_compare_and_swap,
+    approvals_are_found_by_their_call,
     bundles_archive_and_activate,
 );
 
@@ -492,6 +493,37 @@ fn approvals_create_list_and_round_trip(s: Arc<dyn StateStore>) {
     assert_eq!(s.approvals(Some("acme")).unwrap(), vec![a3, a1]);
     assert_eq!(s.approvals(Some("globex")).unwrap(), vec![a2]);
     assert!(s.approvals(Some("initech")).unwrap().is_empty());
+}
+
+fn approvals_are_found_by_their_call(s: Arc<dyn StateStore>) {
+    let a1 = approval("apr_1", "acme", 1_000);
+    let mut other_call = approval("apr_2", "acme", 2_000);
+    other_call.request_digest = format!("sha256:{}", "cc".repeat(32));
+    let other_tenant = approval("apr_3", "globex", 3_000);
+    let a4 = approval("apr_4", "acme", 4_000);
+    for a in [&a1, &other_call, &other_tenant, &a4] {
+        s.create_approval(a).unwrap();
+    }
+    let d = a1.request_digest.clone();
+    assert_eq!(
+        s.approvals_for_call("acme", &d).unwrap(),
+        vec![a4.clone(), a1.clone()]
+    );
+    assert_eq!(
+        s.approvals_for_call("globex", &d).unwrap(),
+        vec![other_tenant]
+    );
+    assert_eq!(
+        s.approvals_for_call("acme", &other_call.request_digest)
+            .unwrap(),
+        vec![other_call]
+    );
+    assert!(s.approvals_for_call("initech", &d).unwrap().is_empty());
+    // A vote leaves the approval on its call.
+    let mut voted = a1.clone();
+    voted.votes.push(vote("fin-1", 1_500));
+    assert!(s.update_approval(&a1, &voted).unwrap());
+    assert_eq!(s.approvals_for_call("acme", &d).unwrap(), vec![a4, voted]);
 }
 
 fn approvals_compare_and_swap(s: Arc<dyn StateStore>) {

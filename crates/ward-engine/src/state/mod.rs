@@ -141,6 +141,15 @@ pub trait StateStore: Send + Sync + 'static {
     fn approval(&self, id: &str) -> Result<Option<ApprovalRecord>, StateError>;
     /// Approvals of a tenant (`None`: every tenant), newest first.
     fn approvals(&self, tenant: Option<&str>) -> Result<Vec<ApprovalRecord>, StateError>;
+    /// The approvals of `tenant` opened for the request digest
+    /// `request_digest`, newest first, found by an index: what a call held
+    /// for approval looks up each time it asks again, however many other
+    /// approvals the tenant has.
+    fn approvals_for_call(
+        &self,
+        tenant: &str,
+        request_digest: &str,
+    ) -> Result<Vec<ApprovalRecord>, StateError>;
     /// Replaces `old` by `new` if the stored record still equals `old`
     /// (compare and swap on the vote count); `false` if it changed meanwhile.
     fn update_approval(

@@ -34,7 +34,14 @@ use crate::identity::ApiKeyRecord;
 use crate::registry::AgentRecord;
 use crate::switches::{BreakGlass, Scope, Switch, SwitchKind};
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
+
+/// Version 1 kept an approval's request digest only inside its JSON body.
+const MIGRATE_V1: &str = r#"
+ALTER TABLE ward_state_approvals ADD COLUMN IF NOT EXISTS request_digest TEXT COLLATE "C" NOT NULL DEFAULT '';
+UPDATE ward_state_approvals SET request_digest = COALESCE(body::jsonb->>'request_digest', '');
+UPDATE ward_state_meta SET version = 2 WHERE one = 1;
+"#;
 
 /// Connections per store unless told otherwise.
 const DEFAULT_POOL: usize = 4;
@@ -59,8 +66,11 @@ CREATE TABLE IF NOT EXISTS ward_state_idempotency (tenant TEXT COLLATE "C" NOT N
 CREATE TABLE IF NOT EXISTS ward_state_limits (key TEXT COLLATE "C" NOT NULL,
   window_start BIGINT NOT NULL, used DOUBLE PRECISION NOT NULL, PRIMARY KEY (key, window_start));
 CREATE TABLE IF NOT EXISTS ward_state_approvals (id TEXT COLLATE "C" PRIMARY KEY,
-  tenant TEXT COLLATE "C" NOT NULL, created_ms BIGINT NOT NULL, body TEXT NOT NULL);
+  tenant TEXT COLLATE "C" NOT NULL, created_ms BIGINT NOT NULL, body TEXT NOT NULL,
+  request_digest TEXT COLLATE "C" NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS ward_state_approvals_tenant ON ward_state_approvals (tenant, created_ms);
+CREATE INDEX IF NOT EXISTS ward_state_approvals_call
+  ON ward_state_approvals (tenant, request_digest, created_ms);
 CREATE TABLE IF NOT EXISTS ward_state_bundles (digest TEXT COLLATE "C" PRIMARY KEY,
   uploaded_ms BIGINT NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS ward_state_active_bundle (one INTEGER PRIMARY KEY CHECK (one = 1),
@@ -251,7 +261,10 @@ impl PgState {
                 .query_opt("SELECT version FROM ward_state_meta WHERE one = 1", &[])?
                 .map(|r| r.try_get(0))
                 .transpose()?;
-            if found.is_none_or(|v| v == SCHEMA_VERSION) {
+            if found == Some(1) {
+                tx.batch_execute(MIGRATE_V1)?;
+            }
+            if found.is_none_or(|v| v == SCHEMA_VERSION || v == 1) {
                 tx.batch_execute(SCHEMA)?;
                 tx.execute(
                     "INSERT INTO ward_state_meta (one, version) VALUES (1, $1) ON CONFLICT (one) DO NOTHING",
@@ -262,7 +275,7 @@ impl PgState {
             Ok(found)
         })?;
         match version {
-            Some(v) if v != SCHEMA_VERSION => Err(StateError(format!(
+            Some(v) if v != SCHEMA_VERSION && v != 1 => Err(StateError(format!(
                 "{name}: state schema version {v}, this build reads {SCHEMA_VERSION}"
             ))),
             _ => Ok(()),
@@ -558,9 +571,15 @@ impl StateStore for PgState {
         let body = to_json(approval)?;
         self.exec(
             Retry::Safe,
-            "INSERT INTO ward_state_approvals (id, tenant, created_ms, body) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (id) DO NOTHING",
-            &[&approval.id, &approval.tenant, &approval.created_ms, &body],
+            "INSERT INTO ward_state_approvals (id, tenant, created_ms, body, request_digest)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
+            &[
+                &approval.id,
+                &approval.tenant,
+                &approval.created_ms,
+                &body,
+                &approval.request_digest,
+            ],
         )?;
         Ok(())
     }
@@ -577,6 +596,18 @@ impl StateStore for PgState {
             "SELECT body FROM ward_state_approvals WHERE $1::TEXT IS NULL OR tenant = $1::TEXT
              ORDER BY created_ms DESC, id",
             &[&tenant],
+        )
+    }
+
+    fn approvals_for_call(
+        &self,
+        tenant: &str,
+        request_digest: &str,
+    ) -> Result<Vec<ApprovalRecord>, StateError> {
+        self.all(
+            "SELECT body FROM ward_state_approvals WHERE tenant = $1 AND request_digest = $2
+             ORDER BY created_ms DESC, id",
+            &[&tenant, &request_digest],
         )
     }
 

@@ -18,7 +18,15 @@ use crate::identity::ApiKeyRecord;
 use crate::registry::AgentRecord;
 use crate::switches::{BreakGlass, Scope, Switch, SwitchKind};
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
+
+/// Version 1 kept an approval's request digest only inside its JSON body.
+/// The column goes last, where `ALTER TABLE` puts it, so a migrated table
+/// and a new one have the same shape.
+const MIGRATE_V1: &str = "
+ALTER TABLE approvals ADD COLUMN request_digest TEXT NOT NULL DEFAULT '';
+UPDATE approvals SET request_digest = COALESCE(json_extract(body, '$.request_digest'), '');
+";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS api_keys (id TEXT PRIMARY KEY, body TEXT NOT NULL);
@@ -33,8 +41,9 @@ CREATE TABLE IF NOT EXISTS idempotency (tenant TEXT NOT NULL, key TEXT NOT NULL,
 CREATE TABLE IF NOT EXISTS limits (key TEXT NOT NULL, window_start INTEGER NOT NULL, used REAL NOT NULL,
   PRIMARY KEY (key, window_start));
 CREATE TABLE IF NOT EXISTS approvals (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, created_ms INTEGER NOT NULL,
-  body TEXT NOT NULL);
+  body TEXT NOT NULL, request_digest TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS approvals_tenant ON approvals (tenant, created_ms);
+CREATE INDEX IF NOT EXISTS approvals_call ON approvals (tenant, request_digest, created_ms);
 CREATE TABLE IF NOT EXISTS bundles (digest TEXT PRIMARY KEY, uploaded_ms INTEGER NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS active_bundle (one INTEGER PRIMARY KEY CHECK (one = 1), digest TEXT NOT NULL,
   at_ms INTEGER NOT NULL);
@@ -68,15 +77,23 @@ impl SqliteState {
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(StateError::of)?;
-        if version != 0 && version != SCHEMA_VERSION {
+        if !(0..=SCHEMA_VERSION).contains(&version) {
             return Err(StateError(format!(
                 "{}: state schema version {version}, this build reads {SCHEMA_VERSION}",
                 path.display()
             )));
         }
-        conn.execute_batch(SCHEMA).map_err(StateError::of)?;
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION)
-            .map_err(StateError::of)?;
+        // One transaction: an interrupted migration leaves version 1.
+        let migrate = if version == 1 { MIGRATE_V1 } else { "" };
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE;\n{migrate}{SCHEMA}PRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"
+        ))
+        .map_err(|e| {
+            StateError(format!(
+                "{}: cannot install the schema: {e}",
+                path.display()
+            ))
+        })?;
         Ok(SqliteState {
             conn: Mutex::new(conn),
         })
@@ -288,8 +305,15 @@ impl StateStore for SqliteState {
     fn create_approval(&self, approval: &ApprovalRecord) -> Result<(), StateError> {
         self.conn()?
             .execute(
-                "INSERT OR IGNORE INTO approvals (id, tenant, created_ms, body) VALUES (?1, ?2, ?3, ?4)",
-                params![approval.id, approval.tenant, approval.created_ms, to_json(approval)?],
+                "INSERT OR IGNORE INTO approvals (id, tenant, created_ms, body, request_digest)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    approval.id,
+                    approval.tenant,
+                    approval.created_ms,
+                    to_json(approval)?,
+                    approval.request_digest
+                ],
             )
             .map_err(StateError::of)?;
         Ok(())
@@ -316,6 +340,25 @@ impl StateStore for SqliteState {
             .map_err(StateError::of)?;
         let rows = stmt
             .query_map([tenant], |r| r.get::<_, String>(0))
+            .map_err(StateError::of)?;
+        rows.map(|r| from_json(&r.map_err(StateError::of)?))
+            .collect()
+    }
+
+    fn approvals_for_call(
+        &self,
+        tenant: &str,
+        request_digest: &str,
+    ) -> Result<Vec<ApprovalRecord>, StateError> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT body FROM approvals WHERE tenant = ?1 AND request_digest = ?2
+                 ORDER BY created_ms DESC, id",
+            )
+            .map_err(StateError::of)?;
+        let rows = stmt
+            .query_map([tenant, request_digest], |r| r.get::<_, String>(0))
             .map_err(StateError::of)?;
         rows.map(|r| from_json(&r.map_err(StateError::of)?))
             .collect()

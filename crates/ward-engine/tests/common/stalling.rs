@@ -105,6 +105,13 @@ impl StateStore for Stalling {
     fn approvals(&self, tenant: Option<&str>) -> Result<Vec<ApprovalRecord>, StateError> {
         self.inner.approvals(tenant)
     }
+    fn approvals_for_call(
+        &self,
+        tenant: &str,
+        request_digest: &str,
+    ) -> Result<Vec<ApprovalRecord>, StateError> {
+        self.inner.approvals_for_call(tenant, request_digest)
+    }
     fn update_approval(
         &self,
         old: &ApprovalRecord,
