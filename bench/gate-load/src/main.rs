@@ -272,42 +272,58 @@ async fn rate(
     let in_flight = Arc::new(tokio::sync::Semaphore::new(8192));
     let start = Instant::now();
     let total = (rate * secs) as u64;
-    let mut sent = 0u64;
-    let mut tick = tokio::time::interval(Duration::from_millis(1));
-    let mut last_report = Instant::now();
-    while sent < total {
-        tick.tick().await;
-        let due = ((start.elapsed().as_secs_f64() * rate) as u64).min(total);
-        while sent < due {
-            let scheduled = start + Duration::from_secs_f64(sent as f64 / rate);
-            let body_index = (sent as usize * 7919) % bodies.len();
-            sent += 1;
-            let Ok(permit) = Arc::clone(&in_flight).try_acquire_owned() else {
-                tally.dropped.fetch_add(1, Ordering::Relaxed);
-                continue;
-            };
-            let (client, bodies, tally, url, key) = (
-                client.clone(),
-                Arc::clone(&bodies),
-                Arc::clone(&tally),
-                url.to_owned(),
-                key.to_owned(),
-            );
-            tokio::spawn(async move {
-                let body = &bodies[body_index];
-                if one(&client, &url, &key, body, &tally).await {
-                    let us = scheduled.elapsed().as_micros() as u64;
-                    if let Ok(mut l) = tally.latencies_us.lock() {
-                        l.push(us);
+    // The pacer is a thread of its own that sleeps until each request's
+    // scheduled moment and hands it to the runtime then. A tokio interval
+    // ticks at best once a millisecond, so requests waited up to a tick
+    // (and a late tick) before they were sent, and that wait, counted from
+    // the scheduled moment, was in every percentile.
+    let pacer = {
+        let (handle, in_flight, tally) = (
+            tokio::runtime::Handle::current(),
+            Arc::clone(&in_flight),
+            Arc::clone(&tally),
+        );
+        let (url, key) = (url.to_owned(), key.to_owned());
+        std::thread::Builder::new()
+            .name("pacer".into())
+            .spawn(move || {
+                for sent in 0..total {
+                    let scheduled = start + Duration::from_secs_f64(sent as f64 / rate);
+                    let wait = scheduled.saturating_duration_since(Instant::now());
+                    if !wait.is_zero() {
+                        std::thread::sleep(wait);
                     }
+                    let body_index = (sent as usize * 7919) % bodies.len();
+                    let Ok(permit) = Arc::clone(&in_flight).try_acquire_owned() else {
+                        tally.dropped.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    };
+                    let (client, bodies, tally, url, key) = (
+                        client.clone(),
+                        Arc::clone(&bodies),
+                        Arc::clone(&tally),
+                        url.clone(),
+                        key.clone(),
+                    );
+                    handle.spawn(async move {
+                        let body = &bodies[body_index];
+                        if one(&client, &url, &key, body, &tally).await {
+                            let us = scheduled.elapsed().as_micros() as u64;
+                            if let Ok(mut l) = tally.latencies_us.lock() {
+                                l.push(us);
+                            }
+                        }
+                        drop(permit);
+                    });
                 }
-                drop(permit);
-            });
-        }
-        if last_report.elapsed() >= Duration::from_secs(1) {
-            on_tick(start.elapsed());
-            last_report = Instant::now();
-        }
+            })?
+    };
+    while !pacer.is_finished() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        on_tick(start.elapsed());
+    }
+    if pacer.join().is_err() {
+        bail!("the pacer thread panicked");
     }
     let _ = in_flight.acquire_many(8192).await;
     report(&format!("rate {rate:.0}/s"), &tally, start.elapsed());
