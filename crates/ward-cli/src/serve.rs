@@ -62,6 +62,12 @@ pub(crate) struct ServeArgs {
     /// The largest request body, in bytes; larger is 413.
     #[arg(long, default_value_t = 1 << 20)]
     max_body: usize,
+    /// The most decisions (`/v1/decide` and `/v1/observe`) in the pipeline
+    /// at once. A request beyond it gets 503 `overloaded` with
+    /// `Retry-After: 1` at once, instead of waiting past its budget.
+    #[arg(long, value_name = "N", default_value_t = ward_server::DEFAULT_MAX_IN_FLIGHT,
+          value_parser = at_least_one)]
+    max_in_flight: usize,
     /// The decision time budget, in milliseconds; past it the answer is a
     /// deny with `timeout`.
     #[arg(long, default_value_t = 500)]
@@ -184,6 +190,7 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), Failure> {
         eprintln!("ward: listening on http://{addr}");
         let server = ServerConfig {
             max_body_bytes: args.max_body,
+            max_in_flight: args.max_in_flight,
         };
         ward_server::serve(listener, node.app.clone(), server, shutdown_signal())
             .await
@@ -204,4 +211,13 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), Failure> {
     drop(node?);
     eprintln!("ward: stopped");
     Ok(())
+}
+
+/// A count that must be at least 1.
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }

@@ -11,6 +11,7 @@ use axum::Router;
 use ward_audit::Store;
 use ward_engine::{AuthError, Credentials, Engine, Identity};
 
+use crate::admission::{self, Admission};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::traces::Tracer;
@@ -21,12 +22,20 @@ use crate::{admin, audit, decide};
 pub struct ServerConfig {
     /// The largest request body accepted; larger is 413.
     pub max_body_bytes: usize,
+    /// The most decisions (`/v1/decide` and `/v1/observe`) in flight at
+    /// once; a request beyond it is 503 `overloaded` (see `admission.rs`).
+    pub max_in_flight: usize,
 }
+
+/// The default bound on decisions in flight: at about 10,000 decisions/s,
+/// a full queue is about 100 ms, well inside the default 500 ms budget.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
 
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             max_body_bytes: 1 << 20,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
         }
     }
 }
@@ -120,9 +129,13 @@ pub(crate) fn credentials(headers: &HeaderMap) -> Result<Credentials, ApiError> 
 
 /// The router: every route of `openapi.json`.
 pub fn router(app: App, config: &ServerConfig) -> Router {
+    let admission = axum::middleware::from_fn_with_state(
+        Admission::new(config.max_in_flight, Arc::clone(&app.metrics)),
+        admission::admit,
+    );
     Router::new()
-        .route("/v1/decide", post(decide::decide))
-        .route("/v1/observe", post(decide::observe))
+        .route("/v1/decide", post(decide::decide).layer(admission.clone()))
+        .route("/v1/observe", post(decide::observe).layer(admission))
         .route("/v1/approvals", get(admin::list_approvals))
         .route("/v1/approvals/{id}", get(admin::get_approval))
         .route("/v1/approvals/{id}/approve", post(admin::approve))

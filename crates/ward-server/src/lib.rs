@@ -9,6 +9,7 @@
 //! that each one there is served.
 
 mod admin;
+mod admission;
 mod app;
 mod audit;
 mod decide;
@@ -19,7 +20,7 @@ pub mod node;
 mod reload;
 mod traces;
 
-pub use app::{router, App, AuditReader, ServerConfig, OPENAPI};
+pub use app::{router, App, AuditReader, ServerConfig, DEFAULT_MAX_IN_FLIGHT, OPENAPI};
 pub use decide::REPLAYED_HEADER;
 pub use error::ApiError;
 pub use metrics::{DenyRateConfig, Metrics};

@@ -13,7 +13,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use prometheus::{
-    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
 };
 use ward_core::Outcome;
 use ward_engine::Decided;
@@ -77,6 +78,8 @@ pub struct Metrics {
     break_glass: IntCounterVec,
     deny_rate: GaugeVec,
     deny_rate_alert: GaugeVec,
+    in_flight: IntGauge,
+    shed: IntCounter,
     deny_rates: Mutex<HashMap<String, DenyRate>>,
     deny_config: DenyRateConfig,
 }
@@ -198,6 +201,20 @@ impl Metrics {
                     &["tool"],
                 ),
             )?,
+            in_flight: registered(
+                &r,
+                IntGauge::new(
+                    "ward_decisions_in_flight",
+                    "Decisions admitted and not yet answered (at most --max-in-flight).",
+                ),
+            )?,
+            shed: registered(
+                &r,
+                IntCounter::new(
+                    "ward_shed_total",
+                    "Requests answered 503 overloaded: --max-in-flight decisions were in flight.",
+                ),
+            )?,
             registry: r,
             deny_rates: Mutex::new(HashMap::new()),
             deny_config,
@@ -270,6 +287,17 @@ impl Metrics {
             .observe(seconds.max(0.0));
     }
 
+    /// Counts one decision in flight until the guard is dropped.
+    pub(crate) fn in_flight(&self) -> InFlight<'_> {
+        self.in_flight.inc();
+        InFlight(&self.in_flight)
+    }
+
+    /// Records a request shed by admission control.
+    pub(crate) fn shed(&self) {
+        self.shed.inc();
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut out = Vec::new();
@@ -277,6 +305,15 @@ impl Metrics {
         // not encode is left out rather than failing the scrape.
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+/// A decision in flight, counted in `ward_decisions_in_flight`.
+pub(crate) struct InFlight<'a>(&'a IntGauge);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 

@@ -165,6 +165,7 @@ pub(crate) async fn gate() -> Gate {
         config,
         ServerConfig {
             max_body_bytes: 64 * 1024,
+            ..ServerConfig::default()
         },
         dir,
     )

@@ -15,3 +15,4 @@ mod archive;
 mod flows;
 mod gate;
 mod input;
+mod overload;
