@@ -3,7 +3,7 @@
 //! At most `--max-in-flight` decisions (`POST /v1/decide` and `/v1/observe`
 //! together) are in the pipeline at once. A request beyond that is
 //! answered at once with 503 `overloaded` and `Retry-After: 1`, before its
-//! body is read: it is not a decision, has no receipt, and permits nothing
+//! body is parsed: it is not a decision, has no receipt, and permits nothing
 //! (the SDK and the MCP proxy treat any answer but a decision as a deny).
 //!
 //! Without a bound, an open-loop load above what the disk can commit piles
@@ -23,6 +23,9 @@ use tokio::sync::Semaphore;
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+
+/// The most body bytes read (and dropped) from a shed request.
+const DRAIN_BYTES: usize = 64 * 1024;
 
 /// The decisions in flight, bounded.
 #[derive(Clone)]
@@ -48,6 +51,11 @@ impl Admission {
 pub(crate) async fn admit(State(gate): State<Admission>, request: Request, next: Next) -> Response {
     let Ok(slot) = gate.slots.try_acquire() else {
         gate.metrics.shed();
+        // A body left unread would make the server close the connection
+        // (it cannot find the next request), so a shed caller would pay a
+        // new connection for every try. Small bodies are read and dropped;
+        // a large one is left, and its connection closed.
+        let _ = axum::body::to_bytes(request.into_body(), DRAIN_BYTES).await;
         let mut response = ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "overloaded",
