@@ -248,6 +248,22 @@ fn report(label: &str, tally: &Tally, elapsed: Duration) {
     }
 }
 
+/// The mix, a client for `url`, and each body of the mix as the bytes of
+/// its request (by the same index).
+#[allow(
+    clippy::type_complexity,
+    reason = "three shared parts, named at the call"
+)]
+fn prepared(url: &str, key: &str) -> Result<(Arc<Vec<Body>>, Arc<Raw>, Arc<Vec<Vec<u8>>>)> {
+    let bodies = bodies()?;
+    let raw = Raw::new(url)?;
+    let requests = bodies
+        .iter()
+        .map(|b| raw.post_bytes(key, &b.bytes))
+        .collect();
+    Ok((Arc::new(bodies), Arc::new(raw), Arc::new(requests)))
+}
+
 /// Open loop: requests are scheduled at `rate`/s whatever the replies do.
 async fn rate(
     url: &str,
@@ -256,14 +272,7 @@ async fn rate(
     secs: f64,
     on_tick: impl Fn(Duration),
 ) -> Result<()> {
-    let bodies = Arc::new(bodies()?);
-    let raw = Arc::new(Raw::new(url)?);
-    let requests: Arc<Vec<Vec<u8>>> = Arc::new(
-        bodies
-            .iter()
-            .map(|b| raw.post_bytes(key, &b.bytes))
-            .collect(),
-    );
+    let (bodies, raw, requests) = prepared(url, key)?;
     let tally = Arc::new(Tally::default());
     let in_flight = Arc::new(tokio::sync::Semaphore::new(8192));
     let start = Instant::now();
@@ -327,14 +336,7 @@ async fn rate(
 /// Closed loop: `conns` workers, each sending its next request when the
 /// previous one is answered.
 async fn saturate(url: &str, key: &str, conns: usize, secs: f64) -> Result<()> {
-    let bodies = Arc::new(bodies()?);
-    let raw = Arc::new(Raw::new(url)?);
-    let requests: Arc<Vec<Vec<u8>>> = Arc::new(
-        bodies
-            .iter()
-            .map(|b| raw.post_bytes(key, &b.bytes))
-            .collect(),
-    );
+    let (bodies, raw, requests) = prepared(url, key)?;
     let tally = Arc::new(Tally::default());
     let deadline = Instant::now() + Duration::from_secs_f64(secs);
     let start = Instant::now();
