@@ -89,6 +89,18 @@ struct Run {
 }
 
 impl Run {
+    /// A run whose authentication took `authenticate`.
+    fn new(authenticate: Duration, extra: Option<Entry>) -> Run {
+        Run {
+            stages: vec![(Stage::Authenticate, authenticate)],
+            mark: Instant::now(),
+            alerts: Vec::new(),
+            claimed: None,
+            extra,
+            execution: None,
+        }
+    }
+
     fn lap(&mut self, stage: Stage) {
         let now = Instant::now();
         self.stages.push((stage, now - self.mark));
@@ -115,15 +127,8 @@ pub(crate) fn stage_deny(
         }
         None => {
             let digest = Digest::of_request(request).map_or_else(|_| "-".into(), |d| d.to_string());
-            let seed = format!("decision\n{digest}\n-\n{now}");
             Decision {
-                decision_id: format!(
-                    "dec_{}",
-                    Digest::of_bytes(seed.as_bytes())
-                        .hex()
-                        .get(..26)
-                        .unwrap_or_default()
-                ),
+                decision_id: derived_id("dec", &format!("decision\n{digest}\n-\n{now}")),
                 outcome: Outcome::Deny,
                 reasons: evaluation.reasons,
                 policy: None,
@@ -135,6 +140,13 @@ pub(crate) fn stage_deny(
             }
         }
     }
+}
+
+/// `PREFIX_` and the first 26 hex digits of the SHA-256 of `seed`: the
+/// deterministic ids of decisions made outside the policy.
+pub(crate) fn derived_id(prefix: &str, seed: &str) -> String {
+    let digest = Digest::of_bytes(seed.as_bytes());
+    format!("{prefix}_{}", digest.hex().get(..26).unwrap_or_default())
 }
 
 pub(crate) fn internal(what: &str, e: impl std::fmt::Display) -> Stop {
@@ -199,14 +211,7 @@ impl Engine {
             }
         };
         request.actor = actor;
-        let mut run = Run {
-            stages: vec![(Stage::Authenticate, start.elapsed())],
-            mark: Instant::now(),
-            alerts: Vec::new(),
-            claimed: None,
-            extra,
-            execution: None,
-        };
+        let mut run = Run::new(start.elapsed(), extra);
         let budget = self.inner.config.decision_budget;
         let work = self.run(&request, &mut run);
         let result = tokio::time::timeout(budget, work).await;

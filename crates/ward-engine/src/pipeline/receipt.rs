@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use ward_core::{Decision, Digest, Outcome, ReasonCode, Request};
 
-use super::{internal, stage_deny, Decided, Run, Stage};
+use super::{derived_id, internal, stage_deny, Decided, Run, Stage};
 use crate::engine::{blocking, ActiveBundle, Engine};
 use crate::identity::{bind_actor, AuthError, Credentials};
 
@@ -35,14 +35,7 @@ impl Engine {
         if Digest::of_request(&request).is_err() {
             request.args.clear();
         }
-        let mut run = Run {
-            stages: vec![(Stage::Authenticate, start.elapsed())],
-            mark: Instant::now(),
-            alerts: Vec::new(),
-            claimed: None,
-            extra: None,
-            execution: None,
-        };
+        let mut run = Run::new(start.elapsed(), None);
         let bundle = self.active_bundle();
         let now = self.now_ms().div_euclid(1000);
         let mut deny = stage_deny(bundle.as_deref(), &request, (code, message), now);
@@ -51,13 +44,7 @@ impl Engine {
         // honour, a call made just before its tool's contract changed),
         // and the two must not share one.
         let seed = format!("refusal\n{}\n{}", deny.decision_id, summary(&deny));
-        deny.decision_id = format!(
-            "dec_{}",
-            Digest::of_bytes(seed.as_bytes())
-                .hex()
-                .get(..26)
-                .unwrap_or_default()
-        );
+        deny.decision_id = derived_id("dec", &seed);
         let decision = self
             .receipt(bundle.as_deref(), &request, deny, None, &mut run)
             .await;
