@@ -86,6 +86,11 @@ struct Run {
     extra: Option<Entry>,
     /// What became of `extra`.
     execution: Option<Result<(), String>>,
+    /// The approval a `require_approval` opens, being stored while the
+    /// receipt is written: the two durable writes go to different files,
+    /// so the call waits for the slower, not for both in turn. The receipt
+    /// stage waits for it before the answer leaves.
+    approval_write: Option<tokio::task::JoinHandle<Result<(), crate::state::StateError>>>,
 }
 
 impl Run {
@@ -98,6 +103,7 @@ impl Run {
             claimed: None,
             extra,
             execution: None,
+            approval_write: None,
         }
     }
 
@@ -228,6 +234,9 @@ impl Engine {
                         state.idem_release(&tenant, &key)
                     }));
                 }
+                // An approval still being stored is left to finish: the
+                // call is denied whatever becomes of it.
+                run.approval_write = None;
                 let now = self.now_ms().div_euclid(1000);
                 let bundle = self.active_bundle();
                 let stop = (
@@ -663,9 +672,10 @@ impl Engine {
                 votes: Vec::new(),
                 used_by: None,
             };
-            blocking(&self.inner.state, move |s| s.create_approval(&record))
-                .await
-                .map_err(|e| internal("approval store", e))?;
+            let state = std::sync::Arc::clone(&self.inner.state);
+            run.approval_write = Some(tokio::task::spawn_blocking(move || {
+                state.create_approval(&record)
+            }));
         }
         Ok(decision)
     }

@@ -8,11 +8,15 @@
 
 //! Approvals end to end, over real SQLite state and a real audit log: the
 //! binding to the call, the policy and the clock; votes, quorum and
-//! self-approval; one call per approval; and a rejection that a retry does
-//! not reopen.
+//! self-approval; one call per approval; a rejection that a retry does
+//! not reopen; and an approval the store cannot take.
 
 mod common;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use common::stalling::Stalling;
 use common::*;
 use serde_json::json;
 use ward_core::{Outcome, PrincipalKind};
@@ -256,4 +260,78 @@ async fn a_rejected_call_asked_again_stays_rejected_until_its_approval_expires()
     let later = f.decide(fresh).await;
     assert_eq!(later.decision.outcome, Outcome::RequireApproval);
     assert_ne!(later.decision.approval.as_ref().unwrap().id, id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_that_cannot_be_stored_denies_the_held_call_and_the_log_says_so() {
+    let refuse = Arc::new(AtomicBool::new(true));
+    let flag = Arc::clone(&refuse);
+    let f = fixture_over(SUPPORT, EngineConfig::default(), move |sqlite| {
+        let mut state = Stalling::new(sqlite);
+        state.refuse_approvals = flag;
+        Arc::new(state)
+    })
+    .await;
+    let big = || {
+        call(
+            "approve_refund",
+            json!({"order_id": "8812", "amount": 750.0}),
+        )
+    };
+
+    // The approval is stored while the receipt is written; it fails, so
+    // the call is denied, and that deny is logged after the held call.
+    let d = f.decide(big()).await;
+    assert_eq!(
+        d.decision.outcome,
+        Outcome::Deny,
+        "{:?}",
+        d.decision.reasons
+    );
+    assert_eq!(codes(&d), ["internal_error"]);
+    let reason = &d.decision.reasons[0].message;
+    assert!(
+        reason.contains("approval store") && reason.contains("disk I/O"),
+        "{reason}"
+    );
+    assert!(d.decision.approval.is_none());
+    let receipt = d
+        .decision
+        .receipt
+        .as_deref()
+        .expect("the deny has a receipt");
+    let verified = ward_verify::verify_receipt(receipt.as_bytes(), &f.verifier(), "r").unwrap();
+    let mut store = ward_audit::SqliteStore::open(&f.dir.path().join("audit.db")).unwrap();
+    let entries = ward_audit::Store::entries(
+        &mut store,
+        &verified.origin,
+        verified.index - 1,
+        verified.index + 1,
+    )
+    .unwrap();
+    let held: serde_json::Value = serde_json::from_slice(&entries[0]).unwrap();
+    let denied: serde_json::Value = serde_json::from_slice(&entries[1]).unwrap();
+    assert_eq!(held["outcome"], "require_approval", "{held}");
+    assert_eq!(denied["outcome"], "deny", "{denied}");
+    assert_eq!(entries[1], verified.entry);
+    assert_eq!(held["decision_id"], denied["decision_id"], "one call");
+    let approvals = f.engine.approvals(&f.admin).await.unwrap();
+    assert!(approvals.is_empty(), "{approvals:?}");
+
+    // Once approvals can be stored again, the same call is held, and its
+    // approval exists when the answer arrives.
+    refuse.store(false, Ordering::SeqCst);
+    let d = f.decide(big()).await;
+    assert_eq!(
+        d.decision.outcome,
+        Outcome::RequireApproval,
+        "{:?}",
+        d.decision.reasons
+    );
+    let id = &d.decision.approval.as_ref().unwrap().id;
+    let approvals = f.engine.approvals(&f.admin).await.unwrap();
+    assert_eq!(
+        approvals.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
+        [id.as_str()]
+    );
 }

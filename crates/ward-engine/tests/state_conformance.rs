@@ -15,6 +15,7 @@
 //! tests use plain threads only.
 
 mod pg;
+mod sample;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Barrier};
@@ -28,6 +29,7 @@ use ward_engine::{
 };
 
 use pg::TempDb;
+use sample::approval;
 
 /// Keeps a store's backing resource alive for the test.
 type Guard = Box<dyn std::any::Any>;
@@ -437,28 +439,6 @@ fn limits_concurrent_takes_never_pass_the_maximum(s: Arc<dyn StateStore>) {
     // 8 × 40 takes of 2 on average ask for 640: the limit was reached, give
     // or take the last take that did not fit.
     assert!(used > MAX - 3.0, "takes were refused too early: {used}");
-}
-
-fn approval(id: &str, tenant: &str, created_ms: i64) -> ApprovalRecord {
-    let args = json!({"order_id": "8812", "amount": 750.5, "nested": {"list": [1, 2.5, "x"]}});
-    ApprovalRecord {
-        id: id.into(),
-        tenant: tenant.into(),
-        decision_id: format!("dec_{id}"),
-        request_digest: format!("sha256:{}", "aa".repeat(32)),
-        policy_digest: format!("sha256:{}", "bb".repeat(32)),
-        tool: Some("approve_refund".into()),
-        args: args.as_object().unwrap().clone(),
-        message: "refunds of $500 or more need a finance approver".into(),
-        requester: "u-123".into(),
-        approvers: vec!["role:finance".into()],
-        quorum: 2,
-        created_ms,
-        expires_ms: created_ms + 3_600_000,
-        status: ApprovalStatus::Pending,
-        votes: Vec::new(),
-        used_by: None,
-    }
 }
 
 fn vote(approver: &str, at_ms: i64) -> Vote {

@@ -12,35 +12,15 @@
 //! (see `pg/mod.rs` for the server).
 
 mod pg;
+mod sample;
 
 use postgres::NoTls;
-use serde_json::json;
-use ward_engine::{ApprovalRecord, ApprovalStatus, PgState, SqliteState, StateStore};
-
-fn approval(id: &str, created_ms: i64) -> ApprovalRecord {
-    ApprovalRecord {
-        id: id.into(),
-        tenant: "acme".into(),
-        decision_id: format!("dec_{id}"),
-        request_digest: format!("sha256:{}", "aa".repeat(32)),
-        policy_digest: format!("sha256:{}", "bb".repeat(32)),
-        tool: Some("approve_refund".into()),
-        args: json!({"amount": 750}).as_object().unwrap().clone(),
-        message: "refunds of $500 or more need a finance approver".into(),
-        requester: "u-123".into(),
-        approvers: vec!["role:finance".into()],
-        quorum: 1,
-        created_ms,
-        expires_ms: created_ms + 3_600_000,
-        status: ApprovalStatus::Pending,
-        votes: Vec::new(),
-        used_by: None,
-    }
-}
+use sample::approval;
+use ward_engine::{ApprovalRecord, PgState, SqliteState, StateStore};
 
 /// What the upgraded store must show.
 fn check(s: &dyn StateStore, old: &ApprovalRecord) {
-    let new = approval("apr_new", 2_000);
+    let new = approval("apr_new", "acme", 2_000);
     s.create_approval(&new).unwrap();
     assert_eq!(
         s.approvals_for_call("acme", &old.request_digest).unwrap(),
@@ -53,7 +33,7 @@ fn check(s: &dyn StateStore, old: &ApprovalRecord) {
 fn a_version_1_sqlite_store_finds_its_approvals_by_call() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.db");
-    let old = approval("apr_old", 1_000);
+    let old = approval("apr_old", "acme", 1_000);
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
@@ -101,7 +81,7 @@ fn a_state_store_of_a_later_version_is_refused() {
 #[test]
 fn a_version_1_postgres_store_finds_its_approvals_by_call() {
     let db = pg::TempDb::new("ward_state_migration");
-    let old = approval("apr_old", 1_000);
+    let old = approval("apr_old", "acme", 1_000);
     let mut client = postgres::Client::connect(&db.conninfo(), NoTls).unwrap();
     client
         .batch_execute(

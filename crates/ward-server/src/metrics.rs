@@ -371,13 +371,19 @@ mod tests {
         m.switch_event("kill", "set");
         m.break_glass_opened();
         m.approval_settled("approved", 12.0);
+        m.shed();
+        let held = m.in_flight();
         let text = m.render();
         for name in [
             "ward_switch_events_total",
             "ward_break_glass_events_total",
             "ward_approval_seconds",
+            "\nward_decisions_in_flight 1\n",
+            "\nward_shed_total 1\n",
         ] {
             assert!(text.contains(name), "{name} missing:\n{text}");
         }
+        drop(held);
+        assert!(m.render().contains("\nward_decisions_in_flight 0\n"));
     }
 }

@@ -61,49 +61,38 @@ impl Engine {
     /// Appends the decision to the audit log and attaches the receipt. If
     /// the log cannot take it, the answer is a deny without a receipt: no
     /// permit ever leaves without one.
+    ///
+    /// A `require_approval` is answered once both its entry and its
+    /// approval are durable. If the approval could not be stored, the
+    /// answer is a deny, logged after the held call's entry (the log then
+    /// holds both, and the deny is what the caller got).
     pub(super) async fn receipt(
         &self,
         bundle: Option<&ActiveBundle>,
         request: &Request,
         mut decision: Decision,
-        claimed: Option<String>,
+        mut claimed: Option<String>,
         run: &mut Run,
     ) -> Decision {
-        let time =
-            ward_audit::Timestamp::from_unix_millis(u64::try_from(self.now_ms()).unwrap_or(0));
-        let appended = match ward_audit::AppendRequest::decision(request, &decision, time) {
-            Ok(append) => match run.extra.take() {
-                None => self
-                    .inner
-                    .audit
-                    .append(append)
-                    .await
-                    .map_err(|e| e.to_string()),
-                Some(ran) => {
-                    // Stands if this stage is abandoned at the time budget
-                    // after the entries were submitted.
-                    run.execution = Some(Err(
-                        "the decision ran past its budget while what ran was being logged; \
-                         the log shows whether it was"
-                            .to_owned(),
-                    ));
-                    // What ran first, then the decision on its result.
-                    let both = self
-                        .inner
-                        .audit
-                        .append_together(vec![ran.into(), append])
-                        .await
-                        .map_err(|e| e.to_string());
-                    run.execution = Some(both.as_ref().map(drop).map_err(Clone::clone));
-                    both.and_then(|mut receipts| {
-                        receipts
-                            .pop()
-                            .ok_or_else(|| "the log gave no receipt".to_owned())
-                    })
-                }
+        let mut appended = self.append(request, &decision, run).await;
+        let approval = match run.approval_write.take() {
+            None => Ok(()),
+            Some(write) => match write.await {
+                Ok(stored) => stored.map_err(|e| e.to_string()),
+                Err(e) => Err(format!("state task failed: {e}")),
             },
-            Err(e) => Err(e.to_string()),
         };
+        if let Err(e) = approval {
+            let tenant = request.actor.tenant.clone();
+            if let Some(key) = claimed.take() {
+                let _ = blocking(&self.inner.state, move |s| s.idem_release(&tenant, &key)).await;
+            }
+            let now = self.now_ms().div_euclid(1000);
+            decision = stage_deny(bundle, request, internal("approval store", e), now);
+            if appended.is_ok() {
+                appended = self.append(request, &decision, run).await;
+            }
+        }
         run.lap(Stage::Receipt);
         let tenant = request.actor.tenant.clone();
         match appended {
@@ -157,6 +146,48 @@ impl Engine {
                 deny
             }
         }
+    }
+
+    /// Appends the decision's entry (after what ran, if the call reported
+    /// it) and waits until it is durable.
+    async fn append(
+        &self,
+        request: &Request,
+        decision: &Decision,
+        run: &mut Run,
+    ) -> Result<ward_audit::Receipt, String> {
+        let time =
+            ward_audit::Timestamp::from_unix_millis(u64::try_from(self.now_ms()).unwrap_or(0));
+        let append = ward_audit::AppendRequest::decision(request, decision, time)
+            .map_err(|e| e.to_string())?;
+        let Some(ran) = run.extra.take() else {
+            return self
+                .inner
+                .audit
+                .append(append)
+                .await
+                .map_err(|e| e.to_string());
+        };
+        // Stands if this stage is abandoned at the time budget after the
+        // entries were submitted.
+        run.execution = Some(Err(
+            "the decision ran past its budget while what ran was being logged; \
+             the log shows whether it was"
+                .to_owned(),
+        ));
+        // What ran first, then the decision on its result.
+        let both = self
+            .inner
+            .audit
+            .append_together(vec![ran.into(), append])
+            .await
+            .map_err(|e| e.to_string());
+        run.execution = Some(both.as_ref().map(drop).map_err(Clone::clone));
+        both.and_then(|mut receipts| {
+            receipts
+                .pop()
+                .ok_or_else(|| "the log gave no receipt".to_owned())
+        })
     }
 }
 

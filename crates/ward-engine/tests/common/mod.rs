@@ -17,7 +17,7 @@ use ward_audit::{LogKey, SqliteStore, Timestamp, Writer, WriterConfig};
 use ward_core::{PrincipalKind, Request};
 use ward_engine::{
     bundle_record, AgentRecord, ApiKeyRecord, Credentials, Decided, Engine, EngineConfig, Identity,
-    ModelInfo, SqliteState, ROLE_ADMIN, ROLE_BREAK_GLASS,
+    ModelInfo, SqliteState, StateStore, ROLE_ADMIN, ROLE_BREAK_GLASS,
 };
 
 pub const SUPPORT: &str = include_str!("../../../../examples/bundles/support/bundle.yaml");
@@ -38,6 +38,15 @@ pub fn key(name: &str, seed: u8) -> LogKey {
 }
 
 pub async fn fixture(bundle: &str, config: EngineConfig) -> Fixture {
+    fixture_over(bundle, config, |state| Arc::new(state)).await
+}
+
+/// [`fixture`] over the SQLite state as `wrap` dresses it.
+pub async fn fixture_over(
+    bundle: &str,
+    config: EngineConfig,
+    wrap: impl FnOnce(SqliteState) -> Arc<dyn StateStore>,
+) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(AtomicI64::new(T0));
     let c = Arc::clone(&clock);
@@ -53,7 +62,7 @@ pub async fn fixture(bundle: &str, config: EngineConfig) -> Fixture {
         WriterConfig::default(),
     )
     .unwrap();
-    let state = Arc::new(SqliteState::open(&dir.path().join("state.db")).unwrap());
+    let state = wrap(SqliteState::open(&dir.path().join("state.db")).unwrap());
     let record = bundle_record(vec![("bundle.yaml".into(), bundle.into())], None, T0).unwrap();
     let engine = Engine::start(state, writer, engine_clock, config, None, Some(record))
         .await

@@ -18,12 +18,14 @@ pub struct Hold {
     pub go: Receiver<()>,
 }
 
-/// SQLite state whose approval lookups stall while `slow` is set, and whose
-/// next `active_bundle` read waits on `hold` when one is set.
+/// SQLite state whose approval lookups stall while `slow` is set, whose
+/// next `active_bundle` read waits on `hold` when one is set, and which
+/// cannot store a new approval while `refuse_approvals` is set.
 pub struct Stalling {
     pub inner: SqliteState,
     pub slow: Arc<AtomicBool>,
     pub hold: Arc<Mutex<Option<Hold>>>,
+    pub refuse_approvals: Arc<AtomicBool>,
 }
 
 impl Stalling {
@@ -32,6 +34,7 @@ impl Stalling {
             inner,
             slow: Arc::default(),
             hold: Arc::default(),
+            refuse_approvals: Arc::default(),
         }
     }
 }
@@ -94,6 +97,9 @@ impl StateStore for Stalling {
         self.inner.limit_used(key, start)
     }
     fn create_approval(&self, approval: &ApprovalRecord) -> Result<(), StateError> {
+        if self.refuse_approvals.load(Ordering::SeqCst) {
+            return Err(StateError("disk I/O error (the test's)".to_owned()));
+        }
         self.inner.create_approval(approval)
     }
     fn approval(&self, id: &str) -> Result<Option<ApprovalRecord>, StateError> {
