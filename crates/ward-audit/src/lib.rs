@@ -27,6 +27,7 @@ pub use note::{
 };
 pub use store::postgres::PgStore;
 pub use store::sqlite::SqliteStore;
+pub use store::trailing::IndexLag;
 pub use store::{
     ArgFilter, ArgOp, ArgValue, Batch, CheckpointRow, EntryRow, Filter, Hit, LogAppend, LogInfo,
     LogState, Store, StoreError, Syncer, FIRST_STORED_LEVEL,

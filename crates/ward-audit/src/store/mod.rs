@@ -11,6 +11,7 @@
 pub(crate) mod postgres;
 pub(crate) mod sql;
 pub(crate) mod sqlite;
+pub(crate) mod trailing;
 
 use crate::merkle::{Hash, NodeId};
 use crate::time::Timestamp;

@@ -16,9 +16,12 @@ use std::path::{Path, PathBuf};
 use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension, ToSql};
 
 use super::sql::{self, from_db, to_db, Param, Types};
+use super::trailing::{self, IndexLag, IndexRow, Waiting};
 use super::{
-    is_stored, Batch, CheckpointRow, Filter, Hit, LogInfo, LogState, Store, StoreError, Syncer,
+    is_stored, ArgValue, Batch, CheckpointRow, Filter, Hit, LogInfo, LogState, Store, StoreError,
+    Syncer,
 };
+use crate::entry::Entry;
 use crate::merkle::{Hash, NodeId};
 use crate::time::Timestamp;
 
@@ -42,6 +45,12 @@ pub struct SqliteStore {
     full_sync: bool,
     /// The WAL file, opened by the first unsynced commit, for its syncers.
     wal: Option<Syncer>,
+    /// Index rows of committed entries not yet written (see `trailing.rs`).
+    waiting: Waiting,
+    /// Whether this connection has committed: only then does it write the
+    /// index rows it holds (a reader that found a tail leaves it to the
+    /// writer, which would otherwise be given rows it is also writing).
+    committed: bool,
 }
 
 /// WAL frames (of 8 KiB, so about 64 MiB) after which the writer's own
@@ -230,13 +239,116 @@ impl SqliteStore {
         if version < sql::SCHEMA_VERSION {
             install_schema(&conn).map_err(corrupt)?;
         }
-        Ok(SqliteStore {
+        let mut store = SqliteStore {
             conn,
             path: path.to_owned(),
             checkpointer: None,
             full_sync: true,
             wal: None,
-        })
+            waiting: Waiting::new(IndexLag::DEFAULT),
+            committed: false,
+        };
+        // Entries a lost process committed but had not indexed: the first
+        // commit through this store writes their rows. An entry that does
+        // not parse is not indexed (nor any after it, so that the index
+        // stays a prefix); `ward audit check` names it.
+        let mut rows = Vec::new();
+        for tail in store.tails(None)? {
+            for (idx, bytes) in store.tail_entries(&tail)? {
+                let Ok(entry) = Entry::parse(&bytes) else {
+                    break;
+                };
+                rows.push(IndexRow::of_facets(tail.log, idx, entry.facets()));
+            }
+        }
+        store.waiting.found(rows);
+        Ok(store)
+    }
+
+    /// How far the query index may trail the log ([`IndexLag::DEFAULT`]
+    /// unless set). Queries see every entry either way.
+    pub fn set_index_lag(&mut self, lag: IndexLag) {
+        self.waiting.lag = lag;
+    }
+
+    /// The logs (of one tenant, or all) whose newest entries are not yet in
+    /// the query index.
+    fn tails(&self, tenant: Option<&str>) -> Result<Vec<Tail>, StoreError> {
+        let err = self.err();
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT l.id, l.origin, \
+                 (SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_facets f WHERE f.log = l.id), \
+                 (SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_entries e WHERE e.log = l.id) \
+                 FROM audit_logs l WHERE ?1 IS NULL OR l.tenant = ?1 ORDER BY l.origin",
+            )
+            .map_err(&err)?;
+        let rows = stmt
+            .query_map([tenant], |r| {
+                Ok(Tail {
+                    log: r.get(0)?,
+                    origin: r.get(1)?,
+                    mark: r.get(2)?,
+                    size: r.get(3)?,
+                })
+            })
+            .map_err(&err)?;
+        let all = rows.collect::<Result<Vec<Tail>, _>>().map_err(&err)?;
+        Ok(all.into_iter().filter(|t| t.mark < t.size).collect())
+    }
+
+    /// The entries of a tail, with their index.
+    fn tail_entries(&self, tail: &Tail) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+        let err = self.err();
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT idx, entry FROM audit_entries WHERE log = ?1 AND idx >= ?2 ORDER BY idx",
+            )
+            .map_err(&err)?;
+        let rows = stmt
+            .query_map(params![tail.log, tail.mark], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(&err)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(&err)
+    }
+
+    /// The indexed arguments of one entry.
+    fn entry_args(&self, log: i64, idx: i64) -> Result<Vec<(String, ArgValue)>, StoreError> {
+        let err = self.err();
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT path, num, text FROM audit_args WHERE log = ?1 AND idx = ?2")
+            .map_err(&err)?;
+        let rows = stmt
+            .query_map(params![log, idx], |r| {
+                let path: String = r.get(0)?;
+                let num: Option<f64> = r.get(1)?;
+                let text: Option<String> = r.get(2)?;
+                Ok((path, num, text))
+            })
+            .map_err(&err)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (path, num, text) = row.map_err(&err)?;
+            match (num, text) {
+                (Some(n), _) => out.push((path, ArgValue::Number(n))),
+                (None, Some(t)) => out.push((path, ArgValue::Text(t))),
+                (None, None) => {}
+            }
+        }
+        Ok(out)
+    }
+
+    /// Writes the index rows still waiting, in a transaction of their own.
+    fn write_waiting(&mut self) -> rusqlite::Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        insert_index(&tx, self.waiting.rows.iter())?;
+        tx.commit()?;
+        self.waiting.written();
+        Ok(())
     }
 
     fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + 'static {
@@ -310,6 +422,7 @@ impl SqliteStore {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut fresh = Vec::new();
         for log in &batch.logs {
             if let Some(info) = &log.create {
                 tx.prepare_cached(
@@ -317,54 +430,22 @@ impl SqliteStore {
                 )?
                 .execute(params![info.origin, info.tenant, info.key_name, info.verifier_key])?;
             }
-            let id: i64 = tx
+            let log_id: i64 = tx
                 .prepare_cached("SELECT id FROM audit_logs WHERE origin = ?1")?
                 .query_row([&log.origin], |r| r.get(0))?;
-            let id: &dyn ToSql = &id;
+            let id: &dyn ToSql = &log_id;
             let idx: Vec<i64> = log.entries.iter().map(|e| to_db(e.index)).collect();
             let n = log.entries.len();
             let mut entries: Vec<&dyn ToSql> = Vec::with_capacity(n * 3);
-            let mut facets: Vec<&dyn ToSql> = Vec::with_capacity(n * 9);
-            let mut rules: Vec<&dyn ToSql> = Vec::new();
             let mut payloads: Vec<&dyn ToSql> = Vec::with_capacity(n * 3);
             let mut args: Vec<&dyn ToSql> = Vec::new();
-            let sorted_rules: Vec<Vec<&String>> = log
-                .entries
-                .iter()
-                .map(|e| {
-                    let mut r: Vec<&String> = e.rules.iter().collect();
-                    r.sort();
-                    r.dedup();
-                    r
-                })
-                .collect();
             let arg_values: Vec<Vec<(Option<f64>, Option<&str>)>> = log
                 .entries
                 .iter()
                 .map(|e| e.args.iter().map(|(_, value)| value.columns()).collect())
                 .collect();
-            for (((e, idx), e_rules), e_args) in log
-                .entries
-                .iter()
-                .zip(&idx)
-                .zip(&sorted_rules)
-                .zip(&arg_values)
-            {
+            for ((e, idx), e_args) in log.entries.iter().zip(&idx).zip(&arg_values) {
                 entries.extend_from_slice(&[id, idx, &e.bytes]);
-                facets.extend_from_slice(&[
-                    id,
-                    idx,
-                    &e.kind,
-                    &e.time,
-                    &e.tool,
-                    &e.outcome,
-                    &e.principal,
-                    &e.agent,
-                    &e.decision_id,
-                ]);
-                for r in e_rules {
-                    rules.extend_from_slice(&[id, idx, *r]);
-                }
                 if let Some(p) = &e.payload {
                     payloads.extend_from_slice(&[id, idx, p]);
                 }
@@ -372,24 +453,17 @@ impl SqliteStore {
                     args.extend_from_slice(&[id, idx, path, num, text]);
                 }
             }
+            fresh.extend(
+                log.entries
+                    .iter()
+                    .zip(&idx)
+                    .map(|(e, &i)| IndexRow::of_row(log_id, i, e)),
+            );
             insert_rows(
                 &tx,
                 "INSERT OR ROLLBACK INTO audit_entries (log, idx, entry) VALUES ",
                 3,
                 &entries,
-            )?;
-            insert_rows(
-                &tx,
-                "INSERT OR ROLLBACK INTO audit_facets (log, idx, kind, time, tool, outcome, principal, agent, \
-                 decision_id) VALUES ",
-                9,
-                &facets,
-            )?;
-            insert_rows(
-                &tx,
-                "INSERT OR ROLLBACK INTO audit_rules (log, idx, rule) VALUES ",
-                3,
-                &rules,
             )?;
             insert_rows(
                 &tx,
@@ -428,7 +502,18 @@ impl SqliteStore {
                 cp.execute(params![id, to_db(c.size), c.note, i64::from(c.is_final)])?;
             }
         }
-        tx.commit()
+        let index_now = self.waiting.due(fresh.len());
+        if index_now {
+            insert_index(&tx, self.waiting.rows.iter().chain(&fresh))?;
+        }
+        tx.commit()?;
+        self.committed = true;
+        if index_now {
+            self.waiting.written();
+        } else {
+            self.waiting.keep(fresh);
+        }
+        Ok(())
     }
 }
 
@@ -460,6 +545,62 @@ fn install_schema(conn: &Connection) -> rusqlite::Result<()> {
         // Leave the file as it was if any statement failed.
         let _ = conn.execute_batch("ROLLBACK");
     })
+}
+
+/// Inserts the facets and rule rows of `rows`. `OR IGNORE`: a row already
+/// there (derived from the same entry) is the same row.
+fn insert_index<'r>(
+    tx: &rusqlite::Transaction<'_>,
+    rows: impl Iterator<Item = &'r IndexRow>,
+) -> rusqlite::Result<()> {
+    let mut facets: Vec<&dyn ToSql> = Vec::new();
+    let mut rules: Vec<&dyn ToSql> = Vec::new();
+    for r in rows {
+        facets.extend_from_slice(&[
+            &r.log,
+            &r.idx,
+            &r.kind,
+            &r.time,
+            &r.tool,
+            &r.outcome,
+            &r.principal,
+            &r.agent,
+            &r.decision_id,
+        ]);
+        for rule in &r.rules {
+            rules.extend_from_slice(&[&r.log, &r.idx, rule]);
+        }
+    }
+    insert_rows(
+        tx,
+        "INSERT OR IGNORE INTO audit_facets (log, idx, kind, time, tool, outcome, principal, \
+         agent, decision_id) VALUES ",
+        9,
+        &facets,
+    )?;
+    insert_rows(
+        tx,
+        "INSERT OR IGNORE INTO audit_rules (log, idx, rule) VALUES ",
+        3,
+        &rules,
+    )
+}
+
+/// A log whose newest entries, `[mark, size)`, are not yet indexed.
+struct Tail {
+    log: i64,
+    origin: String,
+    mark: i64,
+    size: i64,
+}
+
+impl Tail {
+    fn parse(&self, idx: i64, bytes: &[u8]) -> Result<Entry, StoreError> {
+        Entry::parse(bytes).map_err(|e| StoreError::Corrupt {
+            path: self.origin.clone(),
+            message: format!("entry {idx} does not parse: {e}"),
+        })
+    }
 }
 
 /// Rows per multi-row INSERT, largest first. A batch of n rows takes at most
@@ -672,17 +813,46 @@ impl Store for SqliteStore {
     fn query(&mut self, filter: &Filter) -> Result<Vec<Hit>, StoreError> {
         let err = self.err();
         let (text, params) = sql::build_query(filter, |n| format!("?{n}"));
-        let mut stmt = self.conn.prepare(&text).map_err(&err)?;
-        let rows = stmt
-            .query_map(params_from_iter(bind(&params)), |r| {
-                Ok(Hit {
-                    origin: r.get(0)?,
-                    index: from_db(r.get(1)?),
-                    entry: r.get(2)?,
+        let mut hits = {
+            let mut stmt = self.conn.prepare(&text).map_err(&err)?;
+            let rows = stmt
+                .query_map(params_from_iter(bind(&params)), |r| {
+                    Ok(Hit {
+                        origin: r.get(0)?,
+                        index: from_db(r.get(1)?),
+                        entry: r.get(2)?,
+                    })
                 })
-            })
-            .map_err(&err)?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(&err)
+                .map_err(&err)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(&err)?
+        };
+        let tails = self.tails(Some(&filter.tenant))?;
+        if tails.is_empty() {
+            return Ok(hits);
+        }
+        for tail in &tails {
+            for (idx, bytes) in self.tail_entries(tail)? {
+                if !trailing::facets_match(&tail.parse(idx, &bytes)?.facets(), filter) {
+                    continue;
+                }
+                if !filter.args.is_empty()
+                    && !trailing::args_match(&self.entry_args(tail.log, idx)?, &filter.args)
+                {
+                    continue;
+                }
+                hits.push(Hit {
+                    origin: tail.origin.clone(),
+                    index: from_db(idx),
+                    entry: bytes,
+                });
+            }
+        }
+        // The index's hits of a log all come before its tail's.
+        hits.sort_by(|a, b| (&a.origin, a.index).cmp(&(&b.origin, b.index)));
+        if let Some(limit) = filter.limit {
+            hits.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        }
+        Ok(hits)
     }
 
     fn time_bounds(
@@ -692,8 +862,10 @@ impl Store for SqliteStore {
         until: Option<Timestamp>,
     ) -> Result<Option<(u64, u64)>, StoreError> {
         let err = self.err();
-        let from = from.map(|t| t.to_string()).unwrap_or_default();
-        let until: Option<String> = until.map(|t| t.to_string());
+        let (from_text, until_text) = (
+            from.map(|t| t.to_string()).unwrap_or_default(),
+            until.map(|t| t.to_string()),
+        );
         let row: (Option<i64>, Option<i64>) = self
             .conn
             .query_row(
@@ -702,13 +874,35 @@ impl Store for SqliteStore {
                      AND time >= ?2 AND (?3 IS NULL OR time < ?3)",
                     sql::log_id("?1")
                 ),
-                params![origin, from, until],
+                params![origin, from_text, until_text],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .map_err(&err)?;
-        Ok(match row {
-            (Some(lo), Some(hi)) => Some((from_db(lo), from_db(hi))),
-            _ => None,
-        })
+        let (mut lo, mut hi) = row;
+        let period = Filter {
+            from,
+            until,
+            ..Filter::default()
+        };
+        let tails = self.tails(None)?;
+        for tail in tails.iter().filter(|t| t.origin == origin) {
+            for (idx, bytes) in self.tail_entries(tail)? {
+                if trailing::facets_match(&tail.parse(idx, &bytes)?.facets(), &period) {
+                    lo = Some(lo.map_or(idx, |l| l.min(idx)));
+                    hi = Some(hi.map_or(idx, |h| h.max(idx)));
+                }
+            }
+        }
+        Ok(lo.zip(hi).map(|(lo, hi)| (from_db(lo), from_db(hi))))
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        // Best effort: rows left unwritten are written by the next store
+        // to commit, and queries read them from the entries until then.
+        if self.committed && !self.waiting.rows.is_empty() {
+            let _ = self.write_waiting();
+        }
     }
 }

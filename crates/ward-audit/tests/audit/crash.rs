@@ -12,7 +12,7 @@ use base64::Engine as _;
 use std::collections::{HashMap, HashSet};
 
 use ward_audit::merkle::{self, MemoryTree};
-use ward_audit::{check, generate_key, Receipt, SqliteStore, Store, VerifierKey};
+use ward_audit::{check, generate_key, Filter, Receipt, SqliteStore, Store, VerifierKey};
 
 /// xorshift64*, seeded from the clock: random kill moments, reproducible
 /// from the seed printed on failure.
@@ -94,6 +94,26 @@ fn acknowledged_receipts_survive_sigkill() {
             for e in &entries {
                 tree.push(merkle::leaf_hash(e));
             }
+            // A query finds every stored entry, whether the index has
+            // caught up with it or it is in the tail the killed process
+            // had not indexed.
+            let hits = store
+                .query(&Filter {
+                    tenant: log.info.tenant.clone(),
+                    ..Filter::default()
+                })
+                .unwrap();
+            let found: Vec<u64> = hits
+                .iter()
+                .filter(|h| h.origin == log.info.origin)
+                .map(|h| h.index)
+                .collect();
+            assert_eq!(
+                found,
+                (0..log.size).collect::<Vec<_>>(),
+                "round {round} (seed {seed}): a query missed entries of {}",
+                log.info.origin
+            );
             trees.insert(log.info.origin.clone(), (entries, tree));
         }
         let mut seen_checkpoints = HashSet::new();

@@ -3,9 +3,13 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 use rusqlite::{params, Connection};
-use ward_audit::{check, AuditError, SqliteStore, Store, StoreError, Writer, WriterConfig};
+use ward_audit::{
+    check, query, ArgFilter, ArgOp, ArgValue, AuditError, Filter, IndexLag, LogAnswer, SqliteStore,
+    Store, StoreError, Timestamp, Writer, WriterConfig,
+};
 
 use crate::common::{continue_migrated_log, key, refund, ticking_clock, v1_dump, Q3};
 use crate::suite;
@@ -302,5 +306,186 @@ fn a_database_from_a_newer_version_is_refused() {
     assert!(
         err.to_string().contains("schema version 99 is newer"),
         "{err}"
+    );
+}
+
+/// (index rows, entries) in the file, read past the store.
+fn indexed_and_stored(path: &Path) -> (i64, i64) {
+    Connection::open(path)
+        .unwrap()
+        .query_row(
+            "SELECT (SELECT COUNT(*) FROM audit_facets), (SELECT COUNT(*) FROM audit_entries)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+}
+
+/// Refunds over two quarters for two tenants, through a writer on `store`.
+fn refunds(store: SqliteStore) -> Writer {
+    let config = WriterConfig {
+        indexed_args: vec!["amount".to_owned()],
+        ..WriterConfig::default()
+    };
+    let writer = Writer::start(Box::new(store), key(3), ticking_clock(Q3), config).unwrap();
+    for n in 0..30u64 {
+        let time = Q3 - 30 * DAY + n * 6 * DAY;
+        let amount = 100 + (n % 4) * 250;
+        let outcome = if n % 5 == 0 { "deny" } else { "allow" };
+        for tenant in ["acme", "other"] {
+            writer
+                .append_blocking(refund(tenant, n, amount, outcome, time))
+                .unwrap();
+        }
+    }
+    writer
+}
+
+const DAY: u64 = 86_400_000;
+
+fn queries() -> Vec<Filter> {
+    let acme = || Filter {
+        tenant: "acme".into(),
+        ..Filter::default()
+    };
+    vec![
+        Filter {
+            from: Some(Timestamp::from_unix_millis(Q3)),
+            until: Some(Timestamp::from_unix_millis(Q3 + 92 * DAY)),
+            outcome: Some("allow".into()),
+            tool: Some("refund".into()),
+            args: vec![ArgFilter {
+                path: "amount".into(),
+                op: ArgOp::Gt,
+                value: ArgValue::Number(500.0),
+            }],
+            ..acme()
+        },
+        Filter {
+            rule: Some("refunds.large".into()),
+            ..acme()
+        },
+        Filter {
+            principal: Some("u-1".into()),
+            limit: Some(3),
+            ..acme()
+        },
+        Filter {
+            kind: Some("decision".into()),
+            until: Some(Timestamp::from_unix_millis(Q3)),
+            ..acme()
+        },
+        Filter {
+            agent: Some("nobody".into()),
+            ..acme()
+        },
+        Filter {
+            tenant: "other".into(),
+            args: vec!["amount<=100".parse().unwrap()],
+            ..Filter::default()
+        },
+    ]
+}
+
+fn answers(path: &Path) -> Vec<Vec<LogAnswer>> {
+    let mut reader = SqliteStore::open(path).unwrap();
+    queries()
+        .iter()
+        .map(|f| query(&mut reader, f).unwrap())
+        .collect()
+}
+
+/// The query index trails the log (`store/trailing.rs`). Whether it holds
+/// none, part or all of the entries, a query on another connection finds
+/// the same entries and the same bounding checkpoints.
+#[test]
+fn queries_find_what_the_index_has_not_caught_up_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let never = IndexLag {
+        entries: usize::MAX,
+        delay: Duration::MAX,
+    };
+    let every_seventh = IndexLag {
+        entries: 7,
+        delay: Duration::MAX,
+    };
+    let mut seen = Vec::new();
+    for (name, lag) in [
+        ("none", never),
+        ("part", every_seventh),
+        ("all", IndexLag::NONE),
+    ] {
+        let path = dir.path().join(format!("{name}.db"));
+        let mut store = SqliteStore::open(&path).unwrap();
+        store.set_index_lag(lag);
+        let writer = refunds(store);
+        let (indexed, stored) = indexed_and_stored(&path);
+        assert_eq!(stored, 60);
+        let expected = match name {
+            "none" => 0,
+            "part" => 56,
+            _ => 60,
+        };
+        assert_eq!(indexed, expected, "{name}: rows in the index");
+        seen.push(answers(&path));
+        // The writer's store writes what waited when it closes.
+        drop(writer);
+        assert_eq!(indexed_and_stored(&path), (60, 60), "{name}");
+        assert_eq!(answers(&path), seen[seen.len() - 1], "{name}: once indexed");
+    }
+    let all = &seen[2];
+    let found: Vec<usize> = all
+        .iter()
+        .map(|a| a.iter().map(|log| log.entries.len()).sum())
+        .collect();
+    assert_eq!(found, [6, 14, 3, 5, 0, 8]);
+    assert!(all[0][0].lower.is_some() && all[0][0].upper.is_some());
+    assert_eq!(seen[0], *all, "nothing indexed");
+    assert_eq!(seen[1], *all, "partly indexed");
+}
+
+/// A store that stops with index rows waiting (a crash: nothing closes it)
+/// leaves them to the next store that commits; queries find the entries
+/// meanwhile.
+#[test]
+fn index_rows_lost_in_a_crash_are_written_by_the_next_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crashed.db");
+    let mut store = SqliteStore::open(&path).unwrap();
+    store.set_index_lag(IndexLag {
+        entries: usize::MAX,
+        delay: Duration::MAX,
+    });
+    let writer = refunds(store);
+    let before = answers(&path);
+    // The writer thread keeps the store (and the rows it holds) until the
+    // process ends: as after a crash, no one will write them.
+    std::mem::forget(writer);
+    assert_eq!(indexed_and_stored(&path), (0, 60));
+    assert_eq!(answers(&path), before);
+
+    let writer = Writer::start(
+        Box::new(SqliteStore::open(&path).unwrap()),
+        key(3),
+        ticking_clock(Q3 + 200 * DAY),
+        WriterConfig::default(),
+    )
+    .unwrap();
+    writer
+        .append_blocking(refund("acme", 99, 10, "allow", Q3 + 200 * DAY))
+        .unwrap();
+    // Its first commit wrote the rows it found waiting, with its own.
+    let (indexed, stored) = indexed_and_stored(&path);
+    assert_eq!((indexed, stored), (61, 61));
+    drop(writer);
+    let after = answers(&path);
+    // Periods that end before the new entry are answered as before.
+    assert_eq!(after[0], before[0]);
+    assert_eq!(after[3], before[3]);
+    let entries = |a: &[LogAnswer]| a[0].entries.clone();
+    assert_eq!(
+        entries(&after[1]),
+        entries(&before[1]),
+        "the new entry is not a large refund"
     );
 }

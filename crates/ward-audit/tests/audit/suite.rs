@@ -535,9 +535,13 @@ pub(crate) fn a_failed_flush_stops_the_log_until_restart(open: Open<'_>) {
 pub(crate) fn a_conflicting_batch_leaves_nothing_behind(open: Open<'_>) {
     let mut store = open();
     let origin = key(7).origin("acme");
+    // Real entry bytes: a store may derive its index from them.
     let row = |index: u64| EntryRow {
         index,
-        bytes: format!("entry {index}").into_bytes(),
+        bytes: refund("acme", index, 10, "allow", Q3)
+            .entry
+            .bytes()
+            .to_vec(),
         kind: "decision".into(),
         time: format!("2026-07-01T00:00:0{index}.000Z"),
         tool: Some("refund".into()),

@@ -1,6 +1,9 @@
 //! Records the state-store tests write.
 
-#![allow(unreachable_pub, reason = "a module of the test crate, not a public API")]
+#![allow(
+    unreachable_pub,
+    reason = "a module of the test crate, not a public API"
+)]
 
 use serde_json::json;
 use ward_engine::{ApprovalRecord, ApprovalStatus};
