@@ -5,7 +5,8 @@
 //! [`Syncer`] that flushes the WAL file: the same `fdatasync` that FULL
 //! would have made inside the commit, moved to where the writer can overlap
 //! it with the next batch. A batch is written with multi-row INSERTs
-//! through cached statements.
+//! through cached statements. The part of the query index derived from the
+//! entries trails them (`trailing.rs`); queries read what it has not reached.
 //!
 //! Opening never silently empties a database: an existing zero-length file,
 //! a file that is not SQLite, or one failing `PRAGMA quick_check` is an
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension, ToSql};
 
+use super::checkpointer::Checkpointer;
 use super::sql::{self, from_db, to_db, Param, Types};
 use super::trailing::{self, IndexLag, IndexRow, Waiting};
 use super::{
@@ -51,112 +53,6 @@ pub struct SqliteStore {
     /// index rows it holds (a reader that found a tail leaves it to the
     /// writer, which would otherwise be given rows it is also writing).
     committed: bool,
-}
-
-/// WAL frames (of 8 KiB, so about 64 MiB) after which the writer's own
-/// connection finishes a checkpoint between two batches, so that its next
-/// transaction starts the WAL over and the file stays bounded under
-/// sustained load. The background thread has copied almost everything by
-/// then, so this costs the writer about one batch's pages, now and then.
-const WAL_RESET_FRAMES: i64 = 8000;
-
-/// The shortest time between two background checkpoint passes. A pass
-/// after every commit (hundreds a second under load) copied the same
-/// B-tree pages into the database file over and over, and flushed that
-/// file each time: a tenth of the gate's CPU at saturation went to it.
-/// 100 ms of WAL at 10,000 entries/s is about a thousand frames, the size
-/// of SQLite's own automatic checkpoint.
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
-
-/// A thread with its own connection that copies committed WAL frames into
-/// the database file (PASSIVE checkpoints: it never waits for, or blocks,
-/// the writer), so commits do not pay for checkpoints. Checkpointing moves
-/// data that is already durable in the WAL; it changes nothing about when a
-/// commit is durable.
-#[derive(Debug)]
-struct Checkpointer {
-    wake: Option<std::sync::mpsc::SyncSender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-    /// Frames in the WAL at the end of the last background pass.
-    wal_frames: std::sync::Arc<std::sync::atomic::AtomicI64>,
-}
-
-impl Checkpointer {
-    fn start(path: &Path) -> Option<Checkpointer> {
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .ok()?;
-        let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
-        let wal_frames = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0));
-        let frames = std::sync::Arc::clone(&wal_frames);
-        let thread = std::thread::Builder::new()
-            .name("ward-audit-checkpoint".to_owned())
-            .spawn(move || {
-                let mut due = false;
-                loop {
-                    if !due && woken.recv().is_err() {
-                        return;
-                    }
-                    let started = std::time::Instant::now();
-                    // Row: (busy, frames in the WAL, frames checkpointed). A
-                    // failed or busy pass only leaves the WAL longer.
-                    if let Ok(n) =
-                        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))
-                    {
-                        frames.store(n, std::sync::atomic::Ordering::Relaxed);
-                    }
-                    // Commits that land during the pause wait for the next
-                    // pass, which then copies each page they touched once.
-                    due = false;
-                    let until = started + CHECKPOINT_EVERY;
-                    loop {
-                        let left = until.saturating_duration_since(std::time::Instant::now());
-                        if left.is_zero() {
-                            break;
-                        }
-                        match woken.recv_timeout(left) {
-                            Ok(()) => due = true,
-                            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => break,
-                            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
-                        }
-                    }
-                }
-            })
-            .ok()?;
-        Some(Checkpointer {
-            wake: Some(wake),
-            thread: Some(thread),
-            wal_frames,
-        })
-    }
-
-    fn wake(&self) {
-        if let Some(wake) = &self.wake {
-            // Full means a pass is already due: nothing to add.
-            let _ = wake.try_send(());
-        }
-    }
-
-    /// Whether the WAL has grown past [`WAL_RESET_FRAMES`].
-    fn wal_is_long(&self) -> bool {
-        self.wal_frames.load(std::sync::atomic::Ordering::Relaxed) > WAL_RESET_FRAMES
-    }
-
-    fn wal_was_reset(&self) {
-        self.wal_frames
-            .store(0, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-impl Drop for Checkpointer {
-    fn drop(&mut self) {
-        self.wake = None;
-        if let Some(thread) = self.thread.take() {
-            drop(thread.join());
-        }
-    }
 }
 
 impl SqliteStore {
