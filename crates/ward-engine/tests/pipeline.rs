@@ -639,6 +639,24 @@ async fn a_refusal_made_before_the_pipeline_is_logged_like_any_decision() {
     let entry: serde_json::Value = serde_json::from_slice(&verified.entry).unwrap();
     let empty = ward_core::Digest::of_args(&serde_json::Map::new()).unwrap();
     assert_eq!(entry["args_digest"], empty.to_string().as_str());
+    // So is a context with none, and canonical arguments are kept.
+    let mut odd = call("ghost", json!({"q": "x"}));
+    odd.context
+        .insert("n".into(), json!(9_007_199_254_740_993_u64));
+    let refused = f
+        .engine
+        .refuse(
+            &agent,
+            odd,
+            ReasonCode::SchemaViolation,
+            "no canonical form".into(),
+        )
+        .await
+        .unwrap();
+    assert!(refused.request.context.is_empty());
+    assert_eq!(refused.request.args.len(), 1);
+    let receipt = refused.decision.receipt.as_deref().expect("a receipt");
+    ward_verify::verify_receipt(receipt.as_bytes(), &f.verifier(), "receipt").unwrap();
 
     // The credential is checked as for a decision: a refusal cannot be
     // logged in someone else's name.

@@ -20,8 +20,9 @@ impl Engine {
     /// answer is still a deny, without a receipt.
     ///
     /// The credentials are checked as in [`Engine::decide`]. Arguments
-    /// with no canonical form cannot be digested into an entry: they are
-    /// left out of the recorded request (the reason should say so).
+    /// (or a context) with no canonical form cannot be digested into an
+    /// entry: they are left out of the recorded request (the reason should
+    /// say so), so that the refusal is still logged.
     pub async fn refuse(
         &self,
         creds: &Credentials,
@@ -32,8 +33,11 @@ impl Engine {
         let start = Instant::now();
         let identity = self.authenticate(creds)?;
         request.actor = bind_actor(&identity, &request.actor)?;
-        if Digest::of_request(&request).is_err() {
+        if Digest::of_args(&request.args).is_err() {
             request.args.clear();
+        }
+        if Digest::of_request(&request).is_err() {
+            request.context.clear();
         }
         let mut run = Run::new(start.elapsed(), None);
         let bundle = self.active_bundle();
