@@ -83,6 +83,7 @@ impl Engine {
     /// decisions in flight finish under the bundle they started with.
     pub async fn activate_bundle(&self, who: &Identity, digest: &str) -> Result<(), EngineError> {
         crate::admin::require_operator(who)?;
+        let _one_at_a_time = self.inner.activation.lock().await;
         let d = digest.to_owned();
         let record = blocking(&self.inner.state, move |s| s.bundle(&d))
             .await?

@@ -134,6 +134,11 @@ pub(crate) struct Inner {
     pub(crate) tokens: Option<Arc<dyn TokenVerifier>>,
     pub(crate) cache: RwLock<Arc<Cache>>,
     pub(crate) bundle: RwLock<BundleSlot>,
+    /// Held by an activation (the API's, or the operator's bundle path at
+    /// start and on hot reload) across its store write and its swap, so
+    /// that two at once cannot leave this node on one bundle and the store
+    /// on the other.
+    pub(crate) activation: tokio::sync::Mutex<()>,
     pub(crate) scanners: DefaultScanners,
     pub(crate) provenance: Mutex<ProvenanceIndex>,
     pub(crate) breakers: Mutex<Breakers>,
@@ -193,6 +198,7 @@ impl Engine {
                 tokens,
                 cache: RwLock::new(Arc::new(Cache::default())),
                 bundle: RwLock::new(BundleSlot::default()),
+                activation: tokio::sync::Mutex::new(()),
                 scanners: DefaultScanners::new(),
                 provenance: Mutex::new(provenance),
                 breakers: Mutex::new(breakers),
@@ -385,6 +391,7 @@ impl Engine {
     /// the bundle they started with.
     pub async fn install_bundle(&self, record: BundleRecord) -> Result<(), EngineError> {
         crate::bundles::check_signature(&self.inner.config.trusted_bundle_keys, &record)?;
+        let _one_at_a_time = self.inner.activation.lock().await;
         let digest = record.digest.clone();
         let now = self.now_ms();
         let stored = record.clone();

@@ -5,10 +5,9 @@
     clippy::indexing_slicing,
     reason = "test code: a failure is the point"
 )]
-//! The state refresh and a local bundle activation, in the one order that
-//! used to lose the activation: the refresh reads the store's active bundle,
-//! the operator's new bundle is activated, then the refresh acts on what it
-//! read. It used to swap the older bundle back in until the next refresh.
+//! Bundle activations racing each other or the state refresh, each in the
+//! one order that used to leave this node on another bundle than the store
+//! until the next refresh.
 
 mod common;
 
@@ -79,4 +78,55 @@ async fn a_refresh_that_read_the_store_before_an_activation_does_not_undo_it() {
     // The next refresh reads the store after the activation and agrees.
     engine.refresh().await.unwrap();
     assert_eq!(version(&engine), "2.0.0");
+}
+
+/// The operator's bundle path (a hot reload) and the API activate at the
+/// same moment. The reload had written the store and not yet swapped when
+/// the API activation swapped and wrote; the reload's swap then left this
+/// node on its bundle and the store on the API's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_activations_at_once_leave_the_node_and_the_store_on_one_bundle() {
+    let hold = Arc::new(std::sync::Mutex::new(None));
+    let held = Arc::clone(&hold);
+    let f = common::fixture_over(SUPPORT, EngineConfig::default(), move |sqlite| {
+        let mut state = Stalling::new(sqlite);
+        state.hold_activation = held;
+        Arc::new(state)
+    })
+    .await;
+    let record = |version: &str| {
+        let text = SUPPORT.replace("version: 1.0.0", &format!("version: {version}"));
+        bundle_record(vec![("bundle.yaml".into(), text)], None, common::T0)
+    };
+    let uploaded = f
+        .engine
+        .upload_bundle(&f.admin, record("3.0.0").unwrap().files, None)
+        .await
+        .unwrap();
+
+    let (read, was_read) = sync_channel(1);
+    let (go, wait) = sync_channel(1);
+    *hold.lock().unwrap() = Some(Hold { read, go: wait });
+    let reloading = tokio::spawn({
+        let engine = f.engine.clone();
+        async move { engine.install_bundle(record("2.0.0").unwrap()).await }
+    });
+    // The reload has written 2.0.0 to the store and not swapped yet ...
+    tokio::task::spawn_blocking(move || was_read.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    // ... when the API activates 3.0.0.
+    let activating = tokio::spawn({
+        let (engine, admin, digest) = (f.engine.clone(), f.admin.clone(), uploaded.digest.clone());
+        async move { engine.activate_bundle(&admin, &digest).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    go.send(()).unwrap();
+    reloading.await.unwrap().unwrap();
+    activating.await.unwrap().unwrap();
+    let (_, stored) = f.engine.bundles().await.unwrap();
+    let here = f.engine.active_bundle().unwrap().record.digest.clone();
+    assert_eq!(Some(here), stored, "this node and the store disagree");
+    assert_eq!(version(&f.engine), "3.0.0", "the later activation stands");
 }

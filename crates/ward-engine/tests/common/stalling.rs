@@ -19,12 +19,15 @@ pub struct Hold {
 }
 
 /// SQLite state whose approval lookups stall while `slow` is set, whose
-/// next `active_bundle` read waits on `hold` when one is set, and which
-/// cannot store a new approval while `refuse_approvals` is set.
+/// next `active_bundle` read waits on `hold` when one is set, whose next
+/// bundle activation waits on `hold_activation` (after the store took it)
+/// when one is set, and which cannot store a new approval while
+/// `refuse_approvals` is set.
 pub struct Stalling {
     pub inner: SqliteState,
     pub slow: Arc<AtomicBool>,
     pub hold: Arc<Mutex<Option<Hold>>>,
+    pub hold_activation: Arc<Mutex<Option<Hold>>>,
     pub refuse_approvals: Arc<AtomicBool>,
 }
 
@@ -34,6 +37,7 @@ impl Stalling {
             inner,
             slow: Arc::default(),
             hold: Arc::default(),
+            hold_activation: Arc::default(),
             refuse_approvals: Arc::default(),
         }
     }
@@ -135,7 +139,13 @@ impl StateStore for Stalling {
         self.inner.bundles()
     }
     fn activate_bundle(&self, digest: &str, now_ms: i64) -> Result<(), StateError> {
-        self.inner.activate_bundle(digest, now_ms)
+        let done = self.inner.activate_bundle(digest, now_ms);
+        let hold = self.hold_activation.lock().ok().and_then(|mut h| h.take());
+        if let Some(hold) = hold {
+            let _ = hold.read.send(());
+            let _ = hold.go.recv();
+        }
+        done
     }
     fn active_bundle(&self) -> Result<Option<String>, StateError> {
         let read = self.inner.active_bundle();
