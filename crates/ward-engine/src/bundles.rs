@@ -89,10 +89,13 @@ impl Engine {
             .await?
             .ok_or_else(|| EngineError::NotFound(format!("no archived bundle {digest}")))?;
         check_signature(&self.inner.config.trusted_bundle_keys, &record)?;
-        // Compile before switching the store, so a bad archive never goes live.
-        self.swap_bundle(record)?;
+        // Compile before switching the store, so a bad archive never goes
+        // live; switch this node only once the store has switched, so a
+        // store that refuses leaves every node on the bundle it had.
+        let active = Engine::compile_bundle(record)?;
         let (d, now) = (digest.to_owned(), self.now_ms());
         blocking(&self.inner.state, move |s| s.activate_bundle(&d, now)).await?;
+        self.swap_bundle(active, None);
         Ok(())
     }
 

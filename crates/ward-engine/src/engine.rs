@@ -275,7 +275,7 @@ impl Engine {
             let record = blocking(&self.inner.state, move |s| s.bundle(&digest))
                 .await?
                 .ok_or_else(|| EngineError::NotFound("active bundle is not archived".into()))?;
-            self.swap_bundle_unless_swapped(record, Some(swaps))?;
+            self.swap_bundle(Engine::compile_bundle(record)?, Some(swaps));
         }
         let cache = Cache {
             keys: keys.into_iter().map(|k| (k.id.clone(), k)).collect(),
@@ -343,20 +343,11 @@ impl Engine {
         self.inner.bundle.read().map_or(0, |b| b.swaps)
     }
 
-    /// Compiles a bundle record and makes it the one new decisions use.
-    /// Decisions in flight keep the bundle they started with.
-    pub(crate) fn swap_bundle(&self, record: BundleRecord) -> Result<(), EngineError> {
-        self.swap_bundle_unless_swapped(record, None)
-    }
-
-    /// [`Engine::swap_bundle`], but with `seen`, only if no other swap
-    /// happened since the swap count was `seen`; otherwise the record is
-    /// stale and is dropped.
-    fn swap_bundle_unless_swapped(
-        &self,
+    /// Compiles a bundle record into the form decisions use, checking that
+    /// it still compiles to its digest.
+    pub(crate) fn compile_bundle(
         mut record: BundleRecord,
-        seen: Option<u64>,
-    ) -> Result<(), EngineError> {
+    ) -> Result<Arc<ActiveBundle>, EngineError> {
         let sources: Vec<(&str, &str)> = record
             .files
             .iter()
@@ -371,17 +362,23 @@ impl Engine {
             )));
         }
         record.files.clear();
-        let active = Arc::new(ActiveBundle {
+        Ok(Arc::new(ActiveBundle {
             compiled: loaded.compiled,
             record,
-        });
+        }))
+    }
+
+    /// Makes a compiled bundle the one new decisions use. Decisions in
+    /// flight keep the bundle they started with. With `seen`, only if no
+    /// other swap happened since the swap count was `seen`; otherwise the
+    /// bundle is stale and is dropped.
+    pub(crate) fn swap_bundle(&self, active: Arc<ActiveBundle>, seen: Option<u64>) {
         if let Ok(mut slot) = self.inner.bundle.write() {
             if seen.is_none_or(|seen| seen == slot.swaps) {
                 slot.active = Some(active);
                 slot.swaps += 1;
             }
         }
-        Ok(())
     }
 
     /// Archives and activates a bundle without an authorization check: the
@@ -395,12 +392,14 @@ impl Engine {
         let digest = record.digest.clone();
         let now = self.now_ms();
         let stored = record.clone();
+        let active = Engine::compile_bundle(record)?;
         blocking(&self.inner.state, move |s| {
             s.put_bundle(&stored)?;
             s.activate_bundle(&digest, now)
         })
         .await?;
-        self.swap_bundle(record)
+        self.swap_bundle(active, None);
+        Ok(())
     }
 
     /// Who the credentials establish.

@@ -7,7 +7,7 @@
 )]
 //! Bundle activations racing each other or the state refresh, each in the
 //! one order that used to leave this node on another bundle than the store
-//! until the next refresh.
+//! until the next refresh, and an activation the store refuses.
 
 mod common;
 
@@ -129,4 +129,48 @@ async fn two_activations_at_once_leave_the_node_and_the_store_on_one_bundle() {
     let here = f.engine.active_bundle().unwrap().record.digest.clone();
     assert_eq!(Some(here), stored, "this node and the store disagree");
     assert_eq!(version(&f.engine), "3.0.0", "the later activation stands");
+}
+
+/// An activation through the API that the store refuses changes nothing:
+/// this node goes on deciding under the bundle it had, which is the one the
+/// store (and so every other node) still names. It used to switch this node
+/// first, so it judged under a bundle no other node ran until its next
+/// refresh swapped back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_activation_the_store_refuses_leaves_this_node_on_its_bundle() {
+    let refuse = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let refusing = Arc::clone(&refuse);
+    let f = common::fixture_over(SUPPORT, EngineConfig::default(), move |sqlite| {
+        let mut state = Stalling::new(sqlite);
+        state.refuse_activation = refusing;
+        Arc::new(state)
+    })
+    .await;
+    let v2 = SUPPORT.replace("version: 1.0.0", "version: 2.0.0");
+    let uploaded = f
+        .engine
+        .upload_bundle(&f.admin, vec![("bundle.yaml".into(), v2)], None)
+        .await
+        .unwrap();
+    refuse.store(true, std::sync::atomic::Ordering::SeqCst);
+    let refused = f.engine.activate_bundle(&f.admin, &uploaded.digest).await;
+    assert!(
+        refused
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("disk I/O error")),
+        "{refused:?}"
+    );
+    assert_eq!(version(&f.engine), "1.0.0", "the node switched anyway");
+    let (_, stored) = f.engine.bundles().await.unwrap();
+    assert_eq!(
+        stored.as_deref(),
+        Some(f.engine.active_bundle().unwrap().record.digest.as_str())
+    );
+    // Once the store takes it, the same activation goes through.
+    refuse.store(false, std::sync::atomic::Ordering::SeqCst);
+    f.engine
+        .activate_bundle(&f.admin, &uploaded.digest)
+        .await
+        .unwrap();
+    assert_eq!(version(&f.engine), "2.0.0");
 }

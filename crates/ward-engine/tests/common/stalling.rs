@@ -21,14 +21,16 @@ pub struct Hold {
 /// SQLite state whose approval lookups stall while `slow` is set, whose
 /// next `active_bundle` read waits on `hold` when one is set, whose next
 /// bundle activation waits on `hold_activation` (after the store took it)
-/// when one is set, and which cannot store a new approval while
-/// `refuse_approvals` is set.
+/// when one is set, which cannot store a new approval while
+/// `refuse_approvals` is set, and which cannot switch the active bundle
+/// while `refuse_activation` is set.
 pub struct Stalling {
     pub inner: SqliteState,
     pub slow: Arc<AtomicBool>,
     pub hold: Arc<Mutex<Option<Hold>>>,
     pub hold_activation: Arc<Mutex<Option<Hold>>>,
     pub refuse_approvals: Arc<AtomicBool>,
+    pub refuse_activation: Arc<AtomicBool>,
 }
 
 impl Stalling {
@@ -39,6 +41,7 @@ impl Stalling {
             hold: Arc::default(),
             hold_activation: Arc::default(),
             refuse_approvals: Arc::default(),
+            refuse_activation: Arc::default(),
         }
     }
 }
@@ -139,6 +142,9 @@ impl StateStore for Stalling {
         self.inner.bundles()
     }
     fn activate_bundle(&self, digest: &str, now_ms: i64) -> Result<(), StateError> {
+        if self.refuse_activation.load(Ordering::SeqCst) {
+            return Err(StateError("disk I/O error (the test's)".to_owned()));
+        }
         let done = self.inner.activate_bundle(digest, now_ms);
         let hold = self.hold_activation.lock().ok().and_then(|mut h| h.take());
         if let Some(hold) = hold {
