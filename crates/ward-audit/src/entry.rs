@@ -393,6 +393,20 @@ impl Entry {
         decision: &Decision,
         time: Timestamp,
     ) -> Result<Entry, EntryError> {
+        let digest =
+            Digest::of_request(request).map_err(|e| EntryError::Canonical(e.to_string()))?;
+        Entry::decision_digested(request, digest, decision, time)
+    }
+
+    /// [`Entry::decision`], for a caller that already holds
+    /// `request_digest`, which must be `Digest::of_request(request)`.
+    pub fn decision_digested(
+        request: &Request,
+        request_digest: Digest,
+        decision: &Decision,
+        time: Timestamp,
+    ) -> Result<Entry, EntryError> {
+        debug_assert_eq!(Digest::of_request(request).ok(), Some(request_digest));
         let canon = |e: ward_core::CanonicalError| EntryError::Canonical(e.to_string());
         let approval = match (&request.approval_id, &decision.approval) {
             (Some(id), _) => Some(ApprovalRef {
@@ -420,7 +434,7 @@ impl Entry {
         Entry::new(Statement::Decision(DecisionStatement {
             v: V1,
             decision_id: decision.decision_id.clone(),
-            request_digest: Digest::of_request(request).map_err(canon)?,
+            request_digest,
             args_digest: Digest::of_args(&request.args).map_err(canon)?,
             outcome: decision.outcome,
             reasons: decision

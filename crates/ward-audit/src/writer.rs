@@ -96,6 +96,20 @@ impl AppendRequest {
             args: Some(request.args.clone()),
         })
     }
+
+    /// [`AppendRequest::decision`], for a caller that already holds
+    /// `request_digest`, which must be `Digest::of_request(request)`.
+    pub fn decision_digested(
+        request: &ward_core::Request,
+        request_digest: ward_core::Digest,
+        decision: &ward_core::Decision,
+        time: Timestamp,
+    ) -> Result<AppendRequest, AuditError> {
+        Ok(AppendRequest {
+            entry: Entry::decision_digested(request, request_digest, decision, time)?,
+            args: Some(request.args.clone()),
+        })
+    }
 }
 
 impl From<Entry> for AppendRequest {

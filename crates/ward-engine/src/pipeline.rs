@@ -10,7 +10,9 @@
 
 use std::time::{Duration, Instant};
 
-use ward_core::{Decision, Digest, Intervention, Mode, Outcome, Reason, ReasonCode, Request};
+use ward_core::{
+    CanonicalError, Decision, Digest, Intervention, Mode, Outcome, Reason, ReasonCode, Request,
+};
 use ward_policy::{Evaluation, Facts};
 use ward_scan::RedactMode;
 
@@ -91,12 +93,18 @@ struct Run {
     /// so the call waits for the slower, not for both in turn. The receipt
     /// stage waits for it before the answer leaves.
     approval_write: Option<tokio::task::JoinHandle<Result<(), crate::state::StateError>>>,
+    /// `Digest::of_request` of the request as bound to its credentials,
+    /// computed once: the policy's ids, the receipt's entry, the
+    /// idempotency claim and the approval binding all use it.
+    digest: Result<Digest, CanonicalError>,
 }
 
 impl Run {
-    /// A run whose authentication took `authenticate`.
-    fn new(authenticate: Duration, extra: Option<Entry>) -> Run {
+    /// A run of `request` (its actor already bound) whose authentication
+    /// took `authenticate`.
+    fn new(request: &Request, authenticate: Duration, extra: Option<Entry>) -> Run {
         Run {
+            digest: Digest::of_request(request),
             stages: vec![(Stage::Authenticate, authenticate)],
             mark: Instant::now(),
             alerts: Vec::new(),
@@ -217,7 +225,7 @@ impl Engine {
             }
         };
         request.actor = actor;
-        let mut run = Run::new(start.elapsed(), extra);
+        let mut run = Run::new(&request, start.elapsed(), extra);
         let budget = self.inner.config.decision_budget;
         let work = self.run(&request, &mut run);
         let result = tokio::time::timeout(budget, work).await;
@@ -289,7 +297,7 @@ impl Engine {
         };
         let mut claimed = None;
         if let Some(key) = &request.idempotency_key {
-            match self.claim(request, key, now_ms).await {
+            match self.claim(request, &run.digest, key, now_ms).await {
                 Ok(Claim::Claimed) => {
                     claimed = Some(key.clone());
                     run.claimed = Some(key.clone());
@@ -306,7 +314,10 @@ impl Engine {
             }
             run.lap(Stage::Idempotency);
         }
-        let decision = match self.evaluate(b, request, now).await {
+        let decision = match self
+            .evaluate(b, request, run.digest.as_ref().ok(), now)
+            .await
+        {
             Ok(d) => d,
             Err(stop) => stage_deny(Some(b), request, stop, now),
         };
@@ -405,8 +416,15 @@ impl Engine {
         Ok(bundle)
     }
 
-    async fn claim(&self, request: &Request, key: &str, now_ms: i64) -> Result<Claim, Stop> {
-        let digest = Digest::of_request(request)
+    async fn claim(
+        &self,
+        request: &Request,
+        digest: &Result<Digest, CanonicalError>,
+        key: &str,
+        now_ms: i64,
+    ) -> Result<Claim, Stop> {
+        let digest = digest
+            .as_ref()
             .map_err(|e| {
                 (
                     ReasonCode::SchemaViolation,
@@ -446,6 +464,7 @@ impl Engine {
         &self,
         b: &ActiveBundle,
         request: &Request,
+        digest: Option<&Digest>,
         now: i64,
     ) -> Result<Decision, Stop> {
         let (scan, raw) = gather::scan(&self.inner.scanners, b.compiled.scanners(), request)?;
@@ -480,7 +499,12 @@ impl Engine {
             provenance,
             limits,
         };
-        let mut decision = ward_policy::decide(&b.compiled, request, &facts);
+        // With no digest, `decide` denies the request for having no
+        // canonical form.
+        let mut decision = match digest {
+            Some(d) => ward_policy::decide_digested(&b.compiled, request, *d, &facts),
+            None => ward_policy::decide(&b.compiled, request, &facts),
+        };
         if let Some(content) = &request.content {
             if decision.outcome == Outcome::Remediate {
                 let redacted = ward_scan::redact(content, &raw, RedactMode::Mask);
@@ -519,7 +543,9 @@ impl Engine {
                     ),
                 )
             })?;
-            let digest = Digest::of_request(request)
+            let digest = run
+                .digest
+                .as_ref()
                 .map_err(|e| internal("request digest", e))?
                 .to_string();
             approval.admits(&request.actor.tenant, &digest, &b.record.digest, now_ms)?;
@@ -594,7 +620,9 @@ impl Engine {
             }
         }
         if let (Outcome::RequireApproval, Some(ticket)) = (decision.outcome, &decision.approval) {
-            let request_digest = Digest::of_request(request)
+            let request_digest = run
+                .digest
+                .as_ref()
                 .map_err(|e| internal("request digest", e))?
                 .to_string();
             // Asking again while the same call waits finds the approval

@@ -12,7 +12,7 @@ mod shape;
 mod suggest;
 
 pub use bundle::compiled::{ApprovalRequirement, Compiled, LimitDecl, OutputTrust};
-pub use bundle::decide::{decide, rfc3339, to_decision};
+pub use bundle::decide::{decide, decide_digested, rfc3339, to_decision};
 pub use bundle::diff::{diff, BundleDiff};
 pub use bundle::eval::{evaluate, Evaluation, Firing};
 pub use bundle::explain::{explain, Explanation, RuleTrace, Verdict};

@@ -39,7 +39,7 @@ impl Engine {
         if Digest::of_request(&request).is_err() {
             request.context.clear();
         }
-        let mut run = Run::new(start.elapsed(), None);
+        let mut run = Run::new(&request, start.elapsed(), None);
         let bundle = self.active_bundle();
         let now = self.now_ms().div_euclid(1000);
         let mut deny = stage_deny(bundle.as_deref(), &request, (code, message), now);
@@ -162,8 +162,12 @@ impl Engine {
     ) -> Result<ward_audit::Receipt, String> {
         let time =
             ward_audit::Timestamp::from_unix_millis(u64::try_from(self.now_ms()).unwrap_or(0));
-        let append = ward_audit::AppendRequest::decision(request, decision, time)
-            .map_err(|e| e.to_string())?;
+        // With no digest, `decision` fails for the canonical form.
+        let append = match &run.digest {
+            Ok(d) => ward_audit::AppendRequest::decision_digested(request, *d, decision, time),
+            Err(_) => ward_audit::AppendRequest::decision(request, decision, time),
+        }
+        .map_err(|e| e.to_string())?;
         let Some(ran) = run.extra.take() else {
             return self
                 .inner

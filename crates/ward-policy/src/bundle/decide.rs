@@ -16,6 +16,24 @@ pub fn decide(compiled: &Compiled, request: &Request, facts: &Facts) -> Decision
     to_decision(evaluation, compiled, request, facts.now)
 }
 
+/// [`decide`], for a caller that already holds `request_digest`, which
+/// must be `Digest::of_request(request)`: the gate computes it once per
+/// decision and uses it for the receipt, idempotency and approvals too.
+pub fn decide_digested(
+    compiled: &Compiled,
+    request: &Request,
+    request_digest: Digest,
+    facts: &Facts,
+) -> Decision {
+    debug_assert_eq!(Digest::of_request(request).ok(), Some(request_digest));
+    build(
+        evaluate(compiled, request, facts),
+        compiled,
+        request_digest,
+        facts.now,
+    )
+}
+
 /// Builds the wire decision for an evaluation made at `now` (Unix seconds).
 pub fn to_decision(
     evaluation: Evaluation,
