@@ -48,10 +48,7 @@ fn entry(n: u64) -> AppendRequest {
         Timestamp::from_unix_millis(1_795_000_000_000 + n),
     )
     .unwrap();
-    AppendRequest {
-        entry,
-        args: args.as_object().cloned(),
-    }
+    AppendRequest::new(entry, args.as_object().cloned())
 }
 
 fn start(store: Box<dyn Store>) -> Arc<Writer> {

@@ -73,10 +73,7 @@ fn entry(n: u64, tenants: &[&str]) -> AppendRequest {
         Timestamp::from_unix_millis(1_795_000_000_000 + n),
     )
     .unwrap();
-    AppendRequest {
-        entry,
-        args: args.as_object().cloned(),
-    }
+    AppendRequest::new(entry, args.as_object().cloned())
 }
 
 /// `n` distinct entries in time order, built on every core. A log records

@@ -393,21 +393,24 @@ impl Entry {
         decision: &Decision,
         time: Timestamp,
     ) -> Result<Entry, EntryError> {
-        let digest =
-            Digest::of_request(request).map_err(|e| EntryError::Canonical(e.to_string()))?;
-        Entry::decision_digested(request, digest, decision, time)
+        let canon = |e: ward_core::CanonicalError| EntryError::Canonical(e.to_string());
+        let request_digest = Digest::of_request(request).map_err(canon)?;
+        let args_digest = Digest::of_args(&request.args).map_err(canon)?;
+        Entry::decision_digested(request, request_digest, args_digest, decision, time)
     }
 
-    /// [`Entry::decision`], for a caller that already holds
-    /// `request_digest`, which must be `Digest::of_request(request)`.
+    /// [`Entry::decision`], for a caller that already holds the request's
+    /// digests: `request_digest` must be `Digest::of_request(request)` and
+    /// `args_digest` must be `Digest::of_args(&request.args)`.
     pub fn decision_digested(
         request: &Request,
         request_digest: Digest,
+        args_digest: Digest,
         decision: &Decision,
         time: Timestamp,
     ) -> Result<Entry, EntryError> {
         debug_assert_eq!(Digest::of_request(request).ok(), Some(request_digest));
-        let canon = |e: ward_core::CanonicalError| EntryError::Canonical(e.to_string());
+        debug_assert_eq!(Digest::of_args(&request.args).ok(), Some(args_digest));
         let approval = match (&request.approval_id, &decision.approval) {
             (Some(id), _) => Some(ApprovalRef {
                 id: id.clone(),
@@ -435,7 +438,7 @@ impl Entry {
             v: V1,
             decision_id: decision.decision_id.clone(),
             request_digest,
-            args_digest: Digest::of_args(&request.args).map_err(canon)?,
+            args_digest,
             outcome: decision.outcome,
             reasons: decision
                 .reasons

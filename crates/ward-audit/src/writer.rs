@@ -81,9 +81,22 @@ pub struct AppendRequest {
     pub entry: Entry,
     /// The arguments, kept in the deletable payload table (never in the log).
     pub args: Option<Map<String, Value>>,
+    /// The canonical JSON of `args` when it was already encoded for their
+    /// digest (it is then `to_canonical_json(args)`); `None` has the
+    /// writer encode it.
+    payload: Option<Vec<u8>>,
 }
 
 impl AppendRequest {
+    /// An entry and, optionally, the arguments it digests.
+    pub fn new(entry: Entry, args: Option<Map<String, Value>>) -> AppendRequest {
+        AppendRequest {
+            entry,
+            args,
+            payload: None,
+        }
+    }
+
     /// The decision entry of a request and its decision at `time`, with the
     /// request's arguments as the deletable payload.
     pub fn decision(
@@ -94,6 +107,7 @@ impl AppendRequest {
         Ok(AppendRequest {
             entry: Entry::decision(request, decision, time)?,
             args: Some(request.args.clone()),
+            payload: None,
         })
     }
 
@@ -105,16 +119,22 @@ impl AppendRequest {
         decision: &ward_core::Decision,
         time: Timestamp,
     ) -> Result<AppendRequest, AuditError> {
+        // One encoding of the arguments gives both their digest, in the
+        // entry, and the payload row.
+        let payload = ward_core::to_canonical_json(&request.args)
+            .map_err(|e| AuditError::Entry(crate::entry::EntryError::Canonical(e.to_string())))?;
+        let args_digest = ward_core::Digest::of_bytes(&payload);
         Ok(AppendRequest {
-            entry: Entry::decision_digested(request, request_digest, decision, time)?,
+            entry: Entry::decision_digested(request, request_digest, args_digest, decision, time)?,
             args: Some(request.args.clone()),
+            payload: Some(payload),
         })
     }
 }
 
 impl From<Entry> for AppendRequest {
     fn from(entry: Entry) -> AppendRequest {
-        AppendRequest { entry, args: None }
+        AppendRequest::new(entry, None)
     }
 }
 
@@ -309,14 +329,21 @@ impl Writer {
             return Err(AuditError::RotationEntry);
         }
         let facets = entry.facets();
-        let (payload, args) = match &request.args {
-            Some(args) => (
+        let (payload, args) = match (&request.args, request.payload) {
+            (Some(args), Some(payload)) => {
+                debug_assert_eq!(
+                    ward_core::to_canonical_json(args).ok().as_ref(),
+                    Some(&payload)
+                );
+                (Some(payload), index_args(args, &self.indexed_args))
+            }
+            (Some(args), None) => (
                 Some(ward_core::to_canonical_json(args).map_err(|e| {
                     AuditError::Entry(crate::entry::EntryError::Canonical(e.to_string()))
                 })?),
                 index_args(args, &self.indexed_args),
             ),
-            None => (None, Vec::new()),
+            (None, _) => (None, Vec::new()),
         };
         Ok(Pending {
             tenant: entry.tenant().to_owned(),
