@@ -10,6 +10,7 @@
 //! atomic across nodes (a limit take, an idempotency claim, a vote) is one
 //! statement or one transaction in the store.
 
+mod group;
 mod postgres;
 mod sqlite;
 

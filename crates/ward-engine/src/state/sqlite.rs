@@ -3,15 +3,18 @@
 //! Records are kept as JSON next to the columns they are looked up by, so
 //! the schema stays small; the atomic operations (limit takes, idempotency
 //! claims, approval votes) are single statements or `IMMEDIATE`
-//! transactions.
+//! transactions. The writes a decision makes (approvals, limit takes, the
+//! idempotency record's answer) share commits with the writes of other
+//! decisions made at the same moment (`group.rs`).
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::MutexGuard;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::group::Grouped;
 use super::{BundleRecord, IdemClaim, LimitTake, StateError, StateStore};
 use crate::approvals::ApprovalRecord;
 use crate::identity::ApiKeyRecord;
@@ -52,7 +55,7 @@ CREATE TABLE IF NOT EXISTS active_bundle (one INTEGER PRIMARY KEY CHECK (one = 1
 /// The SQLite state store.
 #[derive(Debug)]
 pub struct SqliteState {
-    conn: Mutex<Connection>,
+    db: Grouped,
 }
 
 fn to_json(value: &impl Serialize) -> Result<String, StateError> {
@@ -95,14 +98,12 @@ impl SqliteState {
             ))
         })?;
         Ok(SqliteState {
-            conn: Mutex::new(conn),
+            db: Grouped::new(conn),
         })
     }
 
     fn conn(&self) -> Result<MutexGuard<'_, Connection>, StateError> {
-        self.conn
-            .lock()
-            .map_err(|_| StateError("state connection poisoned".into()))
+        self.db.conn()
     }
 
     fn all<T: DeserializeOwned>(&self, sql: &str) -> Result<Vec<T>, StateError> {
@@ -232,23 +233,27 @@ impl StateStore for SqliteState {
     }
 
     fn idem_finish(&self, tenant: &str, key: &str, decision: &str) -> Result<(), StateError> {
-        self.conn()?
-            .execute(
+        let (tenant, key, decision) = (tenant.to_owned(), key.to_owned(), decision.to_owned());
+        self.db.write(move |conn| {
+            conn.execute(
                 "UPDATE idempotency SET decision = ?3 WHERE tenant = ?1 AND key = ?2",
                 params![tenant, key, decision],
             )
             .map_err(StateError::of)?;
-        Ok(())
+            Ok(())
+        })
     }
 
     fn idem_release(&self, tenant: &str, key: &str) -> Result<(), StateError> {
-        self.conn()?
-            .execute(
+        let (tenant, key) = (tenant.to_owned(), key.to_owned());
+        self.db.write(move |conn| {
+            conn.execute(
                 "DELETE FROM idempotency WHERE tenant = ?1 AND key = ?2 AND decision IS NULL",
                 params![tenant, key],
             )
             .map_err(StateError::of)?;
-        Ok(())
+            Ok(())
+        })
     }
 
     fn limit_take(
@@ -258,35 +263,9 @@ impl StateStore for SqliteState {
         amount: f64,
         max: f64,
     ) -> Result<LimitTake, StateError> {
-        let conn = self.conn()?;
-        // One statement: insert the first take, or add when it fits.
-        let taken: Option<f64> = conn
-            .query_row(
-                "INSERT INTO limits (key, window_start, used) SELECT ?1, ?2, ?3 WHERE ?3 <= ?4
-                 ON CONFLICT (key, window_start) DO UPDATE SET used = used + excluded.used
-                   WHERE limits.used + excluded.used <= ?4
-                 RETURNING used",
-                params![key, window_start, amount, max],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(StateError::of)?;
-        match taken {
-            Some(used) => Ok(LimitTake::Taken { used }),
-            None => {
-                let used: Option<f64> = conn
-                    .query_row(
-                        "SELECT used FROM limits WHERE key = ?1 AND window_start = ?2",
-                        params![key, window_start],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .map_err(StateError::of)?;
-                Ok(LimitTake::Refused {
-                    used: used.unwrap_or(0.0),
-                })
-            }
-        }
+        let key = key.to_owned();
+        self.db
+            .write(move |conn| limit_take(conn, &key, window_start, amount, max))
     }
 
     fn limit_used(&self, key: &str, window_start: i64) -> Result<f64, StateError> {
@@ -303,20 +282,22 @@ impl StateStore for SqliteState {
     }
 
     fn create_approval(&self, approval: &ApprovalRecord) -> Result<(), StateError> {
-        self.conn()?
-            .execute(
+        let body = to_json(approval)?;
+        let (id, tenant, created_ms, digest) = (
+            approval.id.clone(),
+            approval.tenant.clone(),
+            approval.created_ms,
+            approval.request_digest.clone(),
+        );
+        self.db.write(move |conn| {
+            conn.execute(
                 "INSERT OR IGNORE INTO approvals (id, tenant, created_ms, body, request_digest)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    approval.id,
-                    approval.tenant,
-                    approval.created_ms,
-                    to_json(approval)?,
-                    approval.request_digest
-                ],
+                params![id, tenant, created_ms, body, digest],
             )
             .map_err(StateError::of)?;
-        Ok(())
+            Ok(())
+        })
     }
 
     fn approval(&self, id: &str) -> Result<Option<ApprovalRecord>, StateError> {
@@ -369,14 +350,16 @@ impl StateStore for SqliteState {
         old: &ApprovalRecord,
         new: &ApprovalRecord,
     ) -> Result<bool, StateError> {
-        let n = self
-            .conn()?
-            .execute(
-                "UPDATE approvals SET body = ?3 WHERE id = ?1 AND body = ?2",
-                params![new.id, to_json(old)?, to_json(new)?],
-            )
-            .map_err(StateError::of)?;
-        Ok(n == 1)
+        let (id, old, new) = (new.id.clone(), to_json(old)?, to_json(new)?);
+        self.db.write(move |conn| {
+            let n = conn
+                .execute(
+                    "UPDATE approvals SET body = ?3 WHERE id = ?1 AND body = ?2",
+                    params![id, old, new],
+                )
+                .map_err(StateError::of)?;
+            Ok(n == 1)
+        })
     }
 
     fn put_bundle(&self, bundle: &BundleRecord) -> Result<(), StateError> {
@@ -437,5 +420,44 @@ impl StateStore for SqliteState {
             })
             .optional()
             .map_err(StateError::of)
+    }
+}
+
+/// Takes `amount` from the limit `key` in the window starting at
+/// `window_start`, if it fits under `max`.
+fn limit_take(
+    conn: &Connection,
+    key: &str,
+    window_start: i64,
+    amount: f64,
+    max: f64,
+) -> Result<LimitTake, StateError> {
+    // One statement: insert the first take, or add when it fits.
+    let taken: Option<f64> = conn
+        .query_row(
+            "INSERT INTO limits (key, window_start, used) SELECT ?1, ?2, ?3 WHERE ?3 <= ?4
+             ON CONFLICT (key, window_start) DO UPDATE SET used = used + excluded.used
+               WHERE limits.used + excluded.used <= ?4
+             RETURNING used",
+            params![key, window_start, amount, max],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(StateError::of)?;
+    match taken {
+        Some(used) => Ok(LimitTake::Taken { used }),
+        None => {
+            let used: Option<f64> = conn
+                .query_row(
+                    "SELECT used FROM limits WHERE key = ?1 AND window_start = ?2",
+                    params![key, window_start],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(StateError::of)?;
+            Ok(LimitTake::Refused {
+                used: used.unwrap_or(0.0),
+            })
+        }
     }
 }
