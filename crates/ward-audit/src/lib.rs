@@ -6,6 +6,7 @@
 //! The Merkle math ([`merkle`]), the entry encoding ([`entry`]) and the note
 //! formats ([`note`]) are pure; storage, clock and keys are injected.
 
+mod append;
 mod audit;
 pub mod entry;
 mod error;
@@ -17,6 +18,7 @@ mod store;
 mod time;
 mod writer;
 
+pub use append::AppendRequest;
 pub use audit::{check, export, export_log, forget_payload, logs_of, query, LogAnswer, LogReport};
 pub use entry::{Entry, EntryError, ExecutionStatus, Statement, Verdict};
 pub use error::AuditError;
@@ -33,4 +35,4 @@ pub use store::{
     LogState, Store, StoreError, Syncer, FIRST_STORED_LEVEL,
 };
 pub use time::{Timestamp, TimestampError};
-pub use writer::{AppendRequest, Clock, Writer, WriterConfig};
+pub use writer::{Clock, Writer, WriterConfig};

@@ -269,16 +269,7 @@ impl StateStore for SqliteState {
     }
 
     fn limit_used(&self, key: &str, window_start: i64) -> Result<f64, StateError> {
-        let used: Option<f64> = self
-            .conn()?
-            .query_row(
-                "SELECT used FROM limits WHERE key = ?1 AND window_start = ?2",
-                params![key, window_start],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(StateError::of)?;
-        Ok(used.unwrap_or(0.0))
+        limit_used(&*self.conn()?, key, window_start)
     }
 
     fn create_approval(&self, approval: &ApprovalRecord) -> Result<(), StateError> {
@@ -446,18 +437,21 @@ fn limit_take(
         .map_err(StateError::of)?;
     match taken {
         Some(used) => Ok(LimitTake::Taken { used }),
-        None => {
-            let used: Option<f64> = conn
-                .query_row(
-                    "SELECT used FROM limits WHERE key = ?1 AND window_start = ?2",
-                    params![key, window_start],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(StateError::of)?;
-            Ok(LimitTake::Refused {
-                used: used.unwrap_or(0.0),
-            })
-        }
+        None => Ok(LimitTake::Refused {
+            used: limit_used(conn, key, window_start)?,
+        }),
     }
+}
+
+/// What the limit `key` has used in the window starting at `window_start`.
+fn limit_used(conn: &Connection, key: &str, window_start: i64) -> Result<f64, StateError> {
+    let used: Option<f64> = conn
+        .query_row(
+            "SELECT used FROM limits WHERE key = ?1 AND window_start = ?2",
+            params![key, window_start],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(StateError::of)?;
+    Ok(used.unwrap_or(0.0))
 }
