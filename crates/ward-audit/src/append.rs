@@ -45,7 +45,8 @@ impl AppendRequest {
     }
 
     /// [`AppendRequest::decision`], for a caller that already holds
-    /// `request_digest`, which must be `Digest::of_request(request)`.
+    /// `request_digest`, which must be `Digest::of_request(request)`. The
+    /// arguments are encoded once, for both their digest and the payload.
     pub fn decision_digested(
         request: &ward_core::Request,
         request_digest: ward_core::Digest,

@@ -3,8 +3,9 @@
 //! With `synchronous=FULL` every commit waits for its own flush, and the
 //! store has one connection, so the writes of concurrent decisions (an
 //! approval opened by each held call, a limit taken by each permit) queued
-//! behind each other's flushes: at saturation a tenth of the bench mix
-//! opening approvals cost a third of the gate's throughput.
+//! behind each other's flushes. Sharing the flush is a part of what held
+//! calls cost at saturation, not all of it (`docs/benchmarks.md`, *Results,
+//! 2026-12-03 17:44*).
 //!
 //! A write is queued, then the caller takes the connection. Whoever holds
 //! it next runs every write queued by then in one transaction, each inside
