@@ -95,31 +95,53 @@ fn next_order_id() -> String {
     )
 }
 
-/// The bytes of one request of the mix, with where its order id goes when
-/// each request needs its own.
+/// With `GATE_LOAD_IDEMPOTENT=1` in the environment, every request of the
+/// open loop carries an idempotency key of its own, as the SDK's requests
+/// do (it takes the tool call's id): each decision then also claims its key
+/// before it is judged and stores its answer after its receipt.
+fn idempotent() -> bool {
+    std::env::var_os("GATE_LOAD_IDEMPOTENT").is_some_and(|v| v == "1")
+}
+
+/// The key a request carries with [`idempotent`]; its digits are
+/// replaced in each request, like [`ORDER_HOLE`].
+const IDEM_KEY: &str = "call-000000000000";
+
+/// The text around the digits of [`IDEM_KEY`] in a body.
+const IDEM_FIELD: &str = "\"idempotency_key\":\"call-000000000000\"";
+
+/// The bytes of one request of the mix, with where the digits go that each
+/// request needs its own of (a held call's order id, an idempotency key).
 struct Prepared {
     bytes: Vec<u8>,
-    hole: Option<usize>,
+    holes: Vec<usize>,
 }
 
 impl Prepared {
     fn new(bytes: Vec<u8>) -> Prepared {
-        let field = ORDER_FIELD.as_bytes();
-        let hole = bytes
-            .windows(field.len())
-            .position(|w| w == field)
-            .map(|at| at + field.len() - ORDER_HOLE.len() - 1);
-        Prepared { bytes, hole }
+        let holes = [ORDER_FIELD, IDEM_FIELD]
+            .iter()
+            .filter_map(|field| {
+                let field = field.as_bytes();
+                bytes
+                    .windows(field.len())
+                    .position(|w| w == field)
+                    .map(|at| at + field.len() - ORDER_HOLE.len() - 1)
+            })
+            .collect();
+        Prepared { bytes, holes }
     }
 
     /// The request to send now.
     fn request(&self) -> std::borrow::Cow<'_, [u8]> {
-        let Some(at) = self.hole else {
+        if self.holes.is_empty() {
             return std::borrow::Cow::Borrowed(&self.bytes);
-        };
+        }
         let mut bytes = self.bytes.clone();
-        if let Some(digits) = bytes.get_mut(at..at + ORDER_HOLE.len()) {
-            digits.copy_from_slice(next_order_id().as_bytes());
+        for &at in &self.holes {
+            if let Some(digits) = bytes.get_mut(at..at + ORDER_HOLE.len()) {
+                digits.copy_from_slice(next_order_id().as_bytes());
+            }
         }
         std::borrow::Cow::Owned(bytes)
     }
@@ -140,6 +162,9 @@ fn bodies() -> Result<Vec<Body>> {
         let mut v: Value = serde_json::from_str(&s.request_json)?;
         let obj = v.as_object_mut().context("request is an object")?;
         obj.remove("idempotency_key");
+        if idempotent() {
+            obj.insert("idempotency_key".into(), json!(IDEM_KEY));
+        }
         let expected = match *name {
             "refund_old_deny" => {
                 obj.insert("context".into(), json!({"order_age_days": 45}));
@@ -717,6 +742,9 @@ async fn main() -> Result<()> {
             println!("end,{}", rss_kib(pid).unwrap_or(0));
         }
         Some("wrk-script") => {
+            if idempotent() {
+                bail!("wrk-script: GATE_LOAD_IDEMPOTENT is for the open and closed loops of this binary; the script would send one key again and again");
+            }
             let url = format!("{}/v1/decide", arg(1)?);
             wrk_script(&url, &arg(2)?, &arg(3)?).await?;
         }

@@ -27,6 +27,7 @@ pub use keys::{generate_key, load_key, KeyError};
 pub use note::{
     Checkpoint, ConsistencyProof, LogKey, NoteError, Receipt, SignedCheckpoint, VerifierKey,
 };
+pub use store::checkpointer::Checkpointer;
 pub use store::postgres::PgStore;
 pub use store::sqlite::SqliteStore;
 pub use store::trailing::IndexLag;

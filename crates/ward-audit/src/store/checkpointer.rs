@@ -1,11 +1,13 @@
-//! The background checkpointer of the SQLite store: a thread with its own
-//! connection that copies committed WAL frames into the database file.
+//! The background checkpointer of a SQLite file in WAL mode: a thread with
+//! its own connection that copies committed WAL frames into the database
+//! file. The audit store uses it, and so does the gate's state store
+//! (`ward-engine`), which is why it is public.
 
 use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags};
 
-/// WAL frames (of 8 KiB, so about 64 MiB) after which the writer's own
+/// WAL frames (about 64 MiB of the audit log's 8 KiB pages) after which the writer's own
 /// connection finishes a checkpoint between two batches, so that its next
 /// transaction starts the WAL over and the file stays bounded under
 /// sustained load. The background thread has copied almost everything by
@@ -25,8 +27,11 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(1
 /// the writer), so commits do not pay for checkpoints. Checkpointing moves
 /// data that is already durable in the WAL; it changes nothing about when a
 /// commit is durable.
+///
+/// The writer's connection sets `wal_autocheckpoint=0` once this has
+/// started and calls [`Checkpointer::committed`] after each commit.
 #[derive(Debug)]
-pub(super) struct Checkpointer {
+pub struct Checkpointer {
     wake: Option<std::sync::mpsc::SyncSender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
     /// Frames in the WAL at the end of the last background pass.
@@ -34,7 +39,10 @@ pub(super) struct Checkpointer {
 }
 
 impl Checkpointer {
-    pub(super) fn start(path: &Path) -> Option<Checkpointer> {
+    /// Starts the thread `name` with a connection of its own to `path`;
+    /// `None` if either cannot be had (commits then checkpoint as SQLite
+    /// does by default).
+    pub fn start(path: &Path, name: &str) -> Option<Checkpointer> {
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -44,7 +52,7 @@ impl Checkpointer {
         let wal_frames = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0));
         let frames = std::sync::Arc::clone(&wal_frames);
         let thread = std::thread::Builder::new()
-            .name("ward-audit-checkpoint".to_owned())
+            .name(name.to_owned())
             .spawn(move || {
                 let mut due = false;
                 loop {
@@ -84,21 +92,32 @@ impl Checkpointer {
         })
     }
 
-    pub(super) fn wake(&self) {
+    /// To be called on the writer's connection after each commit: asks
+    /// the thread for a pass (at once if none ran in the last 100 ms, else
+    /// when that time is up), and when the WAL has grown past
+    /// [`WAL_RESET_FRAMES`] checkpoints on `conn` itself, so that its next
+    /// transaction starts the WAL over.
+    pub fn committed(&self, conn: &Connection) {
+        let frames = self.wal_frames.load(std::sync::atomic::Ordering::Relaxed);
+        if frames > WAL_RESET_FRAMES {
+            // PASSIVE never waits: if the background pass holds the
+            // checkpoint lock, this is tried again after the next commit.
+            let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            });
+            if matches!(done, Ok((0, log, copied)) if log == copied) {
+                self.wal_frames
+                    .store(0, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
         if let Some(wake) = &self.wake {
             // Full means a pass is already due: nothing to add.
             let _ = wake.try_send(());
         }
-    }
-
-    /// Whether the WAL has grown past [`WAL_RESET_FRAMES`].
-    pub(super) fn wal_is_long(&self) -> bool {
-        self.wal_frames.load(std::sync::atomic::Ordering::Relaxed) > WAL_RESET_FRAMES
-    }
-
-    pub(super) fn wal_was_reset(&self) {
-        self.wal_frames
-            .store(0, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

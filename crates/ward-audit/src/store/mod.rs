@@ -8,7 +8,7 @@
 //! inserted, never updated; only payloads and the argument index (personal
 //! data) can be deleted.
 
-mod checkpointer;
+pub(crate) mod checkpointer;
 pub(crate) mod postgres;
 pub(crate) mod sql;
 pub(crate) mod sqlite;

@@ -212,7 +212,7 @@ impl SqliteStore {
 
     fn commit_synced_or_not(&mut self, batch: &Batch) -> Result<(), StoreError> {
         if self.checkpointer.is_none() {
-            self.checkpointer = Checkpointer::start(&self.path);
+            self.checkpointer = Checkpointer::start(&self.path, "ward-audit-checkpoint");
             if self.checkpointer.is_some() {
                 // From now on the checkpointer thread checkpoints, not commits.
                 self.conn
@@ -222,23 +222,7 @@ impl SqliteStore {
         }
         self.commit_inner(batch).map_err(self.err())?;
         if let Some(c) = &self.checkpointer {
-            if c.wal_is_long() {
-                // PASSIVE never waits: if the background pass holds the
-                // checkpoint lock, this is tried again after the next batch.
-                let done = self
-                    .conn
-                    .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-                        Ok((
-                            r.get::<_, i64>(0)?,
-                            r.get::<_, i64>(1)?,
-                            r.get::<_, i64>(2)?,
-                        ))
-                    });
-                if matches!(done, Ok((0, log, copied)) if log == copied) {
-                    c.wal_was_reset();
-                }
-            }
-            c.wake();
+            c.committed(&self.conn);
         }
         Ok(())
     }

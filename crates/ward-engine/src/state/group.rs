@@ -1,24 +1,40 @@
 //! Group commit for the SQLite state store.
 //!
 //! With `synchronous=FULL` every commit waits for its own flush, and the
-//! store has one connection, so the writes of concurrent decisions (an
-//! approval opened by each held call, a limit taken by each permit) queued
-//! behind each other's flushes. Sharing the flush is a part of what held
-//! calls cost at saturation, not all of it (`docs/benchmarks.md`, *Results,
-//! 2026-12-03 17:44*).
+//! store has one writer connection, so the writes of concurrent decisions
+//! (an approval opened by each held call, a limit taken by each permit, an
+//! idempotency key claimed) queued behind each other's flushes.
 //!
 //! A write is queued, then the caller takes the connection. Whoever holds
 //! it next runs every write queued by then in one transaction, each inside
 //! its own savepoint (so one that fails is rolled back alone and reports
 //! its own error), commits once and answers them all. A caller that finds
-//! its write already done by another just returns its answer. Every answer
-//! is sent only once the commit that holds the write is durable, so a
-//! write is never reported done and then lost.
+//! its write already done by another just returns its answer.
+//!
+//! A write is [`Flush::Before`] its answer or [`Flush::Later`]. A group
+//! with any `Before` write commits with a flush, and is answered once that
+//! flush is done, so such a write is never reported done and then lost. A
+//! group of `Later` writes only commits (`synchronous=NORMAL`): it survives
+//! the process, not the machine, until the next flushed commit, which
+//! makes it durable too, since the WAL is written in order. An idempotency
+//! claim is `Later`: it must be seen at once by a concurrent request with
+//! the same key, but it answers nobody until the decision's answer is
+//! stored, and that store is `Before`.
+//!
+//! The flush is made after the connection is let go: the group commits
+//! with `synchronous=NORMAL` and its leader then flushes the WAL file
+//! itself (`fdatasync`, as FULL would have inside the commit), so the next
+//! group, and every `Later` write, need not wait for it. A flush that fails
+//! leaves nothing after the last good one known to be on disk: every write
+//! from then on is refused until the store is opened again. Checkpoints
+//! run on a thread of their own ([`Checkpointer`]), not inside a commit.
 
+use std::path::Path;
 use std::sync::mpsc::sync_channel;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use rusqlite::Connection;
+use ward_audit::Checkpointer;
 
 use super::StateError;
 
@@ -32,10 +48,51 @@ type Answer = Box<dyn FnOnce(Option<&StateError>) + Send>;
 type Job =
     Box<dyn FnOnce(Result<&Connection, &StateError>) -> (Answer, Result<(), StateError>) + Send>;
 
-/// The store's connection, and the writes waiting for a group.
+/// Whether a write is on disk before it is answered (see the module note).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Flush {
+    Before,
+    Later,
+}
+
+/// The writer connection, and the `synchronous` mode it is in.
+struct Writer {
+    conn: Connection,
+    flushes: bool,
+}
+
+impl Writer {
+    /// Makes the commits from now on flush inside (`Before`: FULL) or not
+    /// (`Later`: NORMAL).
+    fn sync_mode(&mut self, flush: Flush) -> Result<(), StateError> {
+        let wanted = flush == Flush::Before;
+        if self.flushes != wanted {
+            let mode = if wanted { "FULL" } else { "NORMAL" };
+            self.conn
+                .execute_batch(&format!("PRAGMA synchronous={mode}"))
+                .map_err(StateError::of)?;
+            self.flushes = wanted;
+        }
+        Ok(())
+    }
+}
+
+/// The store's writer connection, and the writes waiting for a group.
 pub(super) struct Grouped {
-    conn: Mutex<Connection>,
-    queue: Mutex<Vec<Job>>,
+    writer: Mutex<Writer>,
+    queue: Mutex<Vec<(Flush, Job)>>,
+    /// Copies the WAL into the file off the commit path, when it could be
+    /// started.
+    checkpointer: Option<Checkpointer>,
+    /// The WAL file, flushed by a group's leader after the commit; `None`
+    /// if it could not be opened, and then commits flush inside.
+    wal: Option<std::fs::File>,
+    /// Why writes are refused, once a flush has failed.
+    broken: OnceLock<StateError>,
+    /// Held across a flush and the look at `broken` before it, so that a
+    /// flush after a failed one never reports success: the WAL's frames
+    /// chain, and frames after lost ones are lost with them.
+    flushing: Mutex<()>,
 }
 
 impl std::fmt::Debug for Grouped {
@@ -49,23 +106,66 @@ fn poisoned(what: &str) -> StateError {
 }
 
 impl Grouped {
-    pub(super) fn new(conn: Connection) -> Grouped {
-        Grouped {
-            conn: Mutex::new(conn),
+    /// Takes `conn` (open on `path`, in WAL mode) as the store's one
+    /// writer, with a background checkpointer if one can be started.
+    pub(super) fn new(conn: Connection, path: &Path) -> Result<Grouped, StateError> {
+        let checkpointer = Checkpointer::start(path, "ward-state-checkpoint");
+        if checkpointer.is_some() {
+            // From now on the checkpointer thread checkpoints, not commits.
+            conn.execute_batch("PRAGMA wal_autocheckpoint=0")
+                .map_err(StateError::of)?;
+        }
+        let mut writer = Writer {
+            conn,
+            flushes: false,
+        };
+        writer.sync_mode(Flush::Before)?;
+        // The schema's commit created the WAL, which lives in place as long
+        // as the connections do: SQLite restarts it, never replaces it.
+        let mut wal_path = path.as_os_str().to_owned();
+        wal_path.push("-wal");
+        let wal = std::fs::File::open(wal_path).ok();
+        Ok(Grouped {
+            writer: Mutex::new(writer),
             queue: Mutex::new(Vec::new()),
+            checkpointer,
+            wal,
+            broken: OnceLock::new(),
+            flushing: Mutex::new(()),
+        })
+    }
+
+    fn writer(&self) -> Result<MutexGuard<'_, Writer>, StateError> {
+        self.writer.lock().map_err(|_| poisoned("connection"))
+    }
+
+    /// Runs `op` on the connection at once, outside any group, with a
+    /// flush: for the writes that are rare (records an operator puts).
+    pub(super) fn write_alone<T>(
+        &self,
+        op: impl FnOnce(&mut Connection) -> Result<T, StateError>,
+    ) -> Result<T, StateError> {
+        let mut writer = self.writer()?;
+        if let Some(e) = self.broken.get() {
+            return Err(e.clone());
+        }
+        writer.sync_mode(Flush::Before)?;
+        let result = op(&mut writer.conn);
+        self.committed(&writer.conn);
+        result
+    }
+
+    fn committed(&self, conn: &Connection) {
+        if let Some(c) = &self.checkpointer {
+            c.committed(conn);
         }
     }
 
-    /// The connection, for reads and for writes that need a transaction
-    /// of their own.
-    pub(super) fn conn(&self) -> Result<MutexGuard<'_, Connection>, StateError> {
-        self.conn.lock().map_err(|_| poisoned("connection"))
-    }
-
     /// Runs `op` in the next group commit and returns its result once that
-    /// commit is durable.
+    /// commit is done, and flushed if `flush` is [`Flush::Before`].
     pub(super) fn write<T: Send + 'static>(
         &self,
+        flush: Flush,
         op: impl FnOnce(&Connection) -> Result<T, StateError> + Send + 'static,
     ) -> Result<T, StateError> {
         let (tx, rx) = sync_channel(1);
@@ -85,16 +185,24 @@ impl Grouped {
         self.queue
             .lock()
             .map_err(|_| poisoned("write queue"))?
-            .push(job);
-        {
+            .push((flush, job));
+        let group = {
             // The job was queued before the connection was asked for, so
             // whoever holds it next (this caller or one before it) runs the
             // job before letting go.
-            let conn = self.conn()?;
+            let mut writer = self.writer()?;
             let jobs =
                 std::mem::take(&mut *self.queue.lock().map_err(|_| poisoned("write queue"))?);
-            if !jobs.is_empty() {
-                run_group(&conn, jobs);
+            (!jobs.is_empty()).then(|| self.run(&mut writer, jobs))
+        };
+        if let Some((answers, flush, mut failed)) = group {
+            // The connection is free again: the next group commits while
+            // this one's flush runs.
+            if let (None, Flush::Before, Some(wal)) = (&failed, flush, &self.wal) {
+                failed = self.flush_wal(wal).err();
+            }
+            for answer in answers {
+                answer(failed.as_ref());
             }
         }
         rx.recv()
@@ -102,16 +210,77 @@ impl Grouped {
     }
 }
 
-/// One transaction for all of `jobs`, one commit, then every answer.
-fn run_group(conn: &Connection, jobs: Vec<Job>) {
+impl Grouped {
+    /// Flushes the WAL file, unless a flush has failed before.
+    fn flush_wal(&self, wal: &std::fs::File) -> Result<(), StateError> {
+        let _one = self.flushing.lock().map_err(|_| poisoned("flush"))?;
+        if let Some(e) = self.broken.get() {
+            return Err(e.clone());
+        }
+        wal.sync_data().map_err(|e| {
+            let e = StateError(format!(
+                "cannot flush the state store's write-ahead log ({e}); \
+                 it refuses writes until it is opened again"
+            ));
+            self.broken.get_or_init(|| e).clone()
+        })
+    }
+
+    /// Commits `jobs` as one group on `writer`. Returns their answers, the
+    /// flush they still need, and why they failed (then they need none).
+    fn run(
+        &self,
+        writer: &mut Writer,
+        jobs: Vec<(Flush, Job)>,
+    ) -> (Vec<Answer>, Flush, Option<StateError>) {
+        let flush = if jobs.iter().any(|(f, _)| *f == Flush::Before) {
+            Flush::Before
+        } else {
+            Flush::Later
+        };
+        let jobs = jobs.into_iter().map(|(_, job)| job);
+        if let Some(e) = self.broken.get() {
+            return refused(jobs, e.clone());
+        }
+        // With the WAL file at hand, the flush is made after the commit.
+        let inside = match (flush, &self.wal) {
+            (Flush::Before, None) => Flush::Before,
+            _ => Flush::Later,
+        };
+        if let Err(e) = writer.sync_mode(inside) {
+            return refused(jobs, e);
+        }
+        let (answers, failed) = run_group(&writer.conn, jobs);
+        self.committed(&writer.conn);
+        let after = if inside == Flush::Before {
+            Flush::Later
+        } else {
+            flush
+        };
+        (answers, after, failed)
+    }
+}
+
+/// The answers of `jobs`, none of them run, failed with `e`.
+fn refused(
+    jobs: impl Iterator<Item = Job>,
+    e: StateError,
+) -> (Vec<Answer>, Flush, Option<StateError>) {
+    let answers = jobs.map(|job| job(Err(&e)).0).collect();
+    (answers, Flush::Later, Some(e))
+}
+
+/// One transaction for all of `jobs`, one commit. Returns their answers,
+/// and why the commit failed.
+fn run_group(
+    conn: &Connection,
+    jobs: impl Iterator<Item = Job>,
+) -> (Vec<Answer>, Option<StateError>) {
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         let e = StateError::of(e);
-        for job in jobs {
-            job(Err(&e)).0(Some(&e));
-        }
-        return;
+        return (jobs.map(|job| job(Err(&e)).0).collect(), Some(e));
     }
-    let mut answers = Vec::with_capacity(jobs.len());
+    let mut answers = Vec::new();
     let mut sound = Ok(());
     for job in jobs {
         let (answer, ok) = match &sound {
@@ -131,10 +300,7 @@ fn run_group(conn: &Connection, jobs: Vec<Job>) {
         // Best effort: a failed COMMIT may leave the transaction open.
         let _ = conn.execute_batch("ROLLBACK");
     }
-    let failed = committed.err();
-    for answer in answers {
-        answer(failed.as_ref());
-    }
+    (answers, committed.err())
 }
 
 /// Runs `op` inside a savepoint: if it fails, what it wrote is undone and

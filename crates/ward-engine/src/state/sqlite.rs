@@ -1,20 +1,25 @@
-//! The embedded state store: one SQLite file (WAL, `synchronous=FULL`).
+//! The embedded state store: one SQLite file in WAL mode. A write is
+//! answered once it is flushed to disk, except an idempotency claim
+//! (`group.rs` says why).
 //!
 //! Records are kept as JSON next to the columns they are looked up by, so
 //! the schema stays small; the atomic operations (limit takes, idempotency
-//! claims, approval votes) are single statements or `IMMEDIATE`
-//! transactions. The writes a decision makes (approvals, limit takes, the
-//! idempotency record's answer) share commits with the writes of other
-//! decisions made at the same moment (`group.rs`).
+//! claims, approval votes) are single statements, or statements inside one
+//! transaction. The writes a decision makes (approvals, limit takes, the
+//! idempotency claim and answer) share commits with the writes of other
+//! decisions made at the same moment (`group.rs`). Reads go through a
+//! connection of their own, so a held call looking for its approval does
+//! not wait behind another group's commit: in WAL mode a read sees every
+//! commit that finished before it began.
 
 use std::path::Path;
-use std::sync::MutexGuard;
+use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::group::Grouped;
+use super::group::{Flush, Grouped};
 use super::{BundleRecord, IdemClaim, LimitTake, StateError, StateStore};
 use crate::approvals::ApprovalRecord;
 use crate::identity::ApiKeyRecord;
@@ -56,6 +61,8 @@ CREATE TABLE IF NOT EXISTS active_bundle (one INTEGER PRIMARY KEY CHECK (one = 1
 #[derive(Debug)]
 pub struct SqliteState {
     db: Grouped,
+    /// For reads only (`query_only`).
+    reader: Mutex<Connection>,
 }
 
 fn to_json(value: &impl Serialize) -> Result<String, StateError> {
@@ -69,10 +76,7 @@ fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, StateError> {
 impl SqliteState {
     /// Opens (creating if needed) the state database at `path`.
     pub fn open(path: &Path) -> Result<SqliteState, StateError> {
-        let conn =
-            Connection::open(path).map_err(|e| StateError(format!("{}: {e}", path.display())))?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(StateError::of)?;
+        let conn = connect(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(StateError::of)?;
         conn.pragma_update(None, "synchronous", "FULL")
@@ -97,17 +101,30 @@ impl SqliteState {
                 path.display()
             ))
         })?;
+        let reader = connect(path)?;
+        reader
+            .pragma_update(None, "query_only", true)
+            .map_err(StateError::of)?;
         Ok(SqliteState {
-            db: Grouped::new(conn),
+            db: Grouped::new(conn, path)?,
+            reader: Mutex::new(reader),
         })
     }
 
-    fn conn(&self) -> Result<MutexGuard<'_, Connection>, StateError> {
-        self.db.conn()
+    /// One statement, on the writer, outside any group.
+    fn execute(&self, sql: &str, params: impl rusqlite::Params) -> Result<usize, StateError> {
+        self.db
+            .write_alone(|conn| conn.execute(sql, params).map_err(StateError::of))
+    }
+
+    fn reader(&self) -> Result<MutexGuard<'_, Connection>, StateError> {
+        self.reader
+            .lock()
+            .map_err(|_| StateError("state reader poisoned".into()))
     }
 
     fn all<T: DeserializeOwned>(&self, sql: &str) -> Result<Vec<T>, StateError> {
-        let conn = self.conn()?;
+        let conn = self.reader()?;
         let mut stmt = conn.prepare_cached(sql).map_err(StateError::of)?;
         let rows = stmt
             .query_map([], |r| r.get::<_, String>(0))
@@ -119,12 +136,10 @@ impl SqliteState {
 
 impl StateStore for SqliteState {
     fn put_api_key(&self, key: &ApiKeyRecord) -> Result<(), StateError> {
-        self.conn()?
-            .execute(
-                "INSERT OR REPLACE INTO api_keys (id, body) VALUES (?1, ?2)",
-                params![key.id, to_json(key)?],
-            )
-            .map_err(StateError::of)?;
+        self.execute(
+            "INSERT OR REPLACE INTO api_keys (id, body) VALUES (?1, ?2)",
+            params![key.id, to_json(key)?],
+        )?;
         Ok(())
     }
 
@@ -133,12 +148,10 @@ impl StateStore for SqliteState {
     }
 
     fn put_agent(&self, agent: &AgentRecord) -> Result<(), StateError> {
-        self.conn()?
-            .execute(
-                "INSERT OR REPLACE INTO agents (id, version, body) VALUES (?1, ?2, ?3)",
-                params![agent.id, agent.version, to_json(agent)?],
-            )
-            .map_err(StateError::of)?;
+        self.execute(
+            "INSERT OR REPLACE INTO agents (id, version, body) VALUES (?1, ?2, ?3)",
+            params![agent.id, agent.version, to_json(agent)?],
+        )?;
         Ok(())
     }
 
@@ -147,23 +160,18 @@ impl StateStore for SqliteState {
     }
 
     fn put_switch(&self, switch: &Switch) -> Result<(), StateError> {
-        self.conn()?
-            .execute(
-                "INSERT OR REPLACE INTO switches (kind, scope, body) VALUES (?1, ?2, ?3)",
-                params![switch.kind.as_str(), switch.scope.label(), to_json(switch)?],
-            )
-            .map_err(StateError::of)?;
+        self.execute(
+            "INSERT OR REPLACE INTO switches (kind, scope, body) VALUES (?1, ?2, ?3)",
+            params![switch.kind.as_str(), switch.scope.label(), to_json(switch)?],
+        )?;
         Ok(())
     }
 
     fn clear_switch(&self, kind: SwitchKind, scope: &Scope) -> Result<bool, StateError> {
-        let n = self
-            .conn()?
-            .execute(
-                "DELETE FROM switches WHERE kind = ?1 AND scope = ?2",
-                params![kind.as_str(), scope.label()],
-            )
-            .map_err(StateError::of)?;
+        let n = self.execute(
+            "DELETE FROM switches WHERE kind = ?1 AND scope = ?2",
+            params![kind.as_str(), scope.label()],
+        )?;
         Ok(n > 0)
     }
 
@@ -172,17 +180,15 @@ impl StateStore for SqliteState {
     }
 
     fn put_break_glass(&self, grant: &BreakGlass) -> Result<(), StateError> {
-        self.conn()?
-            .execute(
-                "INSERT OR REPLACE INTO break_glass (id, expires_ms, body) VALUES (?1, ?2, ?3)",
-                params![grant.id, grant.expires_ms, to_json(grant)?],
-            )
-            .map_err(StateError::of)?;
+        self.execute(
+            "INSERT OR REPLACE INTO break_glass (id, expires_ms, body) VALUES (?1, ?2, ?3)",
+            params![grant.id, grant.expires_ms, to_json(grant)?],
+        )?;
         Ok(())
     }
 
     fn break_glass(&self, now_ms: i64) -> Result<Vec<BreakGlass>, StateError> {
-        let conn = self.conn()?;
+        let conn = self.reader()?;
         let mut stmt = conn
             .prepare_cached("SELECT body FROM break_glass WHERE expires_ms > ?1 ORDER BY id")
             .map_err(StateError::of)?;
@@ -201,40 +207,44 @@ impl StateStore for SqliteState {
         now_ms: i64,
         expire_before_ms: i64,
     ) -> Result<IdemClaim, StateError> {
-        let mut conn = self.conn()?;
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(StateError::of)?;
-        let seen: Option<(String, i64, Option<String>)> = tx
-            .query_row(
-                "SELECT request_digest, at_ms, decision FROM idempotency WHERE tenant = ?1 AND key = ?2",
-                params![tenant, key],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()
-            .map_err(StateError::of)?;
-        let claim = match seen {
-            Some((digest, at, decision)) if at >= expire_before_ms => IdemClaim::Seen {
-                request_digest: digest,
-                decision,
-            },
-            _ => {
-                tx.execute(
-                    "INSERT OR REPLACE INTO idempotency (tenant, key, request_digest, at_ms, decision)
-                     VALUES (?1, ?2, ?3, ?4, NULL)",
-                    params![tenant, key, request_digest, now_ms],
+        let (tenant, key, request_digest) =
+            (tenant.to_owned(), key.to_owned(), request_digest.to_owned());
+        // A job of the group: its read and its write are in the group's
+        // transaction, which holds the write lock throughout. Not flushed
+        // before it is answered: a claim answers nobody, and the decision's
+        // stored answer, which is flushed, makes it durable too (group.rs).
+        self.db.write(Flush::Later, move |conn| {
+            let seen: Option<(String, i64, Option<String>)> = conn
+                .query_row(
+                    "SELECT request_digest, at_ms, decision FROM idempotency
+                     WHERE tenant = ?1 AND key = ?2",
+                    params![tenant, key],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
+                .optional()
                 .map_err(StateError::of)?;
-                IdemClaim::Claimed
+            match seen {
+                Some((digest, at, decision)) if at >= expire_before_ms => Ok(IdemClaim::Seen {
+                    request_digest: digest,
+                    decision,
+                }),
+                _ => {
+                    conn.execute(
+                        "INSERT OR REPLACE INTO idempotency
+                         (tenant, key, request_digest, at_ms, decision)
+                         VALUES (?1, ?2, ?3, ?4, NULL)",
+                        params![tenant, key, request_digest, now_ms],
+                    )
+                    .map_err(StateError::of)?;
+                    Ok(IdemClaim::Claimed)
+                }
             }
-        };
-        tx.commit().map_err(StateError::of)?;
-        Ok(claim)
+        })
     }
 
     fn idem_finish(&self, tenant: &str, key: &str, decision: &str) -> Result<(), StateError> {
         let (tenant, key, decision) = (tenant.to_owned(), key.to_owned(), decision.to_owned());
-        self.db.write(move |conn| {
+        self.db.write(Flush::Before, move |conn| {
             conn.execute(
                 "UPDATE idempotency SET decision = ?3 WHERE tenant = ?1 AND key = ?2",
                 params![tenant, key, decision],
@@ -246,7 +256,7 @@ impl StateStore for SqliteState {
 
     fn idem_release(&self, tenant: &str, key: &str) -> Result<(), StateError> {
         let (tenant, key) = (tenant.to_owned(), key.to_owned());
-        self.db.write(move |conn| {
+        self.db.write(Flush::Before, move |conn| {
             conn.execute(
                 "DELETE FROM idempotency WHERE tenant = ?1 AND key = ?2 AND decision IS NULL",
                 params![tenant, key],
@@ -264,12 +274,13 @@ impl StateStore for SqliteState {
         max: f64,
     ) -> Result<LimitTake, StateError> {
         let key = key.to_owned();
-        self.db
-            .write(move |conn| limit_take(conn, &key, window_start, amount, max))
+        self.db.write(Flush::Before, move |conn| {
+            limit_take(conn, &key, window_start, amount, max)
+        })
     }
 
     fn limit_used(&self, key: &str, window_start: i64) -> Result<f64, StateError> {
-        limit_used(&*self.conn()?, key, window_start)
+        limit_used(&*self.reader()?, key, window_start)
     }
 
     fn create_approval(&self, approval: &ApprovalRecord) -> Result<(), StateError> {
@@ -280,7 +291,7 @@ impl StateStore for SqliteState {
             approval.created_ms,
             approval.request_digest.clone(),
         );
-        self.db.write(move |conn| {
+        self.db.write(Flush::Before, move |conn| {
             conn.execute(
                 "INSERT OR IGNORE INTO approvals (id, tenant, created_ms, body, request_digest)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -293,7 +304,7 @@ impl StateStore for SqliteState {
 
     fn approval(&self, id: &str) -> Result<Option<ApprovalRecord>, StateError> {
         let body: Option<String> = self
-            .conn()?
+            .reader()?
             .query_row("SELECT body FROM approvals WHERE id = ?1", [id], |r| {
                 r.get(0)
             })
@@ -303,7 +314,7 @@ impl StateStore for SqliteState {
     }
 
     fn approvals(&self, tenant: Option<&str>) -> Result<Vec<ApprovalRecord>, StateError> {
-        let conn = self.conn()?;
+        let conn = self.reader()?;
         let mut stmt = conn
             .prepare_cached(
                 "SELECT body FROM approvals WHERE ?1 IS NULL OR tenant = ?1
@@ -322,7 +333,7 @@ impl StateStore for SqliteState {
         tenant: &str,
         request_digest: &str,
     ) -> Result<Vec<ApprovalRecord>, StateError> {
-        let conn = self.conn()?;
+        let conn = self.reader()?;
         let mut stmt = conn
             .prepare_cached(
                 "SELECT body FROM approvals WHERE tenant = ?1 AND request_digest = ?2
@@ -342,7 +353,7 @@ impl StateStore for SqliteState {
         new: &ApprovalRecord,
     ) -> Result<bool, StateError> {
         let (id, old, new) = (new.id.clone(), to_json(old)?, to_json(new)?);
-        self.db.write(move |conn| {
+        self.db.write(Flush::Before, move |conn| {
             let n = conn
                 .execute(
                     "UPDATE approvals SET body = ?3 WHERE id = ?1 AND body = ?2",
@@ -354,18 +365,16 @@ impl StateStore for SqliteState {
     }
 
     fn put_bundle(&self, bundle: &BundleRecord) -> Result<(), StateError> {
-        self.conn()?
-            .execute(
-                "INSERT OR IGNORE INTO bundles (digest, uploaded_ms, body) VALUES (?1, ?2, ?3)",
-                params![bundle.digest, bundle.uploaded_ms, to_json(bundle)?],
-            )
-            .map_err(StateError::of)?;
+        self.execute(
+            "INSERT OR IGNORE INTO bundles (digest, uploaded_ms, body) VALUES (?1, ?2, ?3)",
+            params![bundle.digest, bundle.uploaded_ms, to_json(bundle)?],
+        )?;
         Ok(())
     }
 
     fn bundle(&self, digest: &str) -> Result<Option<BundleRecord>, StateError> {
         let body: Option<String> = self
-            .conn()?
+            .reader()?
             .query_row(
                 "SELECT body FROM bundles WHERE digest = ?1",
                 [digest],
@@ -386,32 +395,45 @@ impl StateStore for SqliteState {
     }
 
     fn activate_bundle(&self, digest: &str, now_ms: i64) -> Result<(), StateError> {
-        let conn = self.conn()?;
-        let known: Option<i64> = conn
-            .query_row("SELECT 1 FROM bundles WHERE digest = ?1", [digest], |r| {
-                r.get(0)
-            })
-            .optional()
+        self.db.write_alone(|conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(StateError::of)?;
+            let known: Option<i64> = tx
+                .query_row("SELECT 1 FROM bundles WHERE digest = ?1", [digest], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(StateError::of)?;
+            if known.is_none() {
+                return Err(StateError(format!("no archived bundle {digest}")));
+            }
+            tx.execute(
+                "INSERT OR REPLACE INTO active_bundle (one, digest, at_ms) VALUES (1, ?1, ?2)",
+                params![digest, now_ms],
+            )
             .map_err(StateError::of)?;
-        if known.is_none() {
-            return Err(StateError(format!("no archived bundle {digest}")));
-        }
-        conn.execute(
-            "INSERT OR REPLACE INTO active_bundle (one, digest, at_ms) VALUES (1, ?1, ?2)",
-            params![digest, now_ms],
-        )
-        .map_err(StateError::of)?;
-        Ok(())
+            tx.commit().map_err(StateError::of)
+        })
     }
 
     fn active_bundle(&self) -> Result<Option<String>, StateError> {
-        self.conn()?
+        self.reader()?
             .query_row("SELECT digest FROM active_bundle WHERE one = 1", [], |r| {
                 r.get(0)
             })
             .optional()
             .map_err(StateError::of)
     }
+}
+
+/// A connection to the state file at `path`.
+fn connect(path: &Path) -> Result<Connection, StateError> {
+    let conn =
+        Connection::open(path).map_err(|e| StateError(format!("{}: {e}", path.display())))?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(StateError::of)?;
+    Ok(conn)
 }
 
 /// Takes `amount` from the limit `key` in the window starting at
