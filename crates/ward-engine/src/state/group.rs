@@ -323,3 +323,58 @@ fn in_savepoint<T>(
     let ended = conn.execute_batch(end).map_err(StateError::of);
     (result, ended)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn insert(v: i64) -> impl FnOnce(&Connection) -> Result<usize, StateError> + Send + 'static {
+        move |c| {
+            c.execute("INSERT INTO t (v) VALUES (?1)", [v])
+                .map_err(StateError::of)
+        }
+    }
+
+    /// A store whose WAL handle is a pipe: `fdatasync` on a pipe fails
+    /// (EINVAL), as a flush to a failing disk does.
+    fn failing_flush(path: &Path) -> Grouped {
+        let conn = Connection::open(path).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        conn.execute_batch("CREATE TABLE t (v INTEGER)").unwrap();
+        let mut grouped = Grouped::new(conn, path).unwrap();
+        assert!(grouped.wal.is_some(), "the WAL file was opened");
+        let (pipe, _other_end) = std::io::pipe().unwrap();
+        grouped.wal = Some(std::fs::File::from(std::os::fd::OwnedFd::from(pipe)));
+        grouped
+    }
+
+    #[test]
+    fn after_a_failed_flush_every_write_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let grouped = failing_flush(&path);
+        // A write that needs no flush of its own is not affected.
+        grouped.write(Flush::Later, insert(1)).unwrap();
+        let e = grouped.write(Flush::Before, insert(2)).unwrap_err();
+        assert!(e.to_string().contains("cannot flush"), "{e}");
+        // From then on every write is refused, whichever kind, and runs
+        // nothing.
+        for flush in [Flush::Later, Flush::Before] {
+            let e = grouped.write(flush, insert(3)).unwrap_err();
+            assert!(e.to_string().contains("refuses writes"), "{e}");
+        }
+        let e = grouped.write_alone(|c| insert(4)(c)).unwrap_err();
+        assert!(e.to_string().contains("refuses writes"), "{e}");
+        // 2 was committed and only its flush failed; a write reported
+        // failed may be there (each such write only makes the gate stricter:
+        // an extra pending approval, a limit counted).
+        let writer = grouped.writer().unwrap();
+        let mut stmt = writer.conn.prepare("SELECT v FROM t ORDER BY v").unwrap();
+        let values: Vec<i64> = stmt
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(values, [1, 2]);
+    }
+}
