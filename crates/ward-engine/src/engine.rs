@@ -47,6 +47,9 @@ pub struct EngineConfig {
     pub stale_after: Duration,
     /// How long an idempotency key is remembered.
     pub idempotency_ttl: Duration,
+    /// How often the refresh loop deletes the idempotency records older
+    /// than `idempotency_ttl`, which count as absent already.
+    pub purge_interval: Duration,
     /// Circuit breaker settings.
     pub breaker: BreakerConfig,
     /// Provenance index bounds.
@@ -63,6 +66,7 @@ impl Default for EngineConfig {
             refresh_interval: Duration::from_millis(250),
             stale_after: Duration::from_secs(3),
             idempotency_ttl: Duration::from_secs(24 * 3600),
+            purge_interval: Duration::from_secs(60),
             breaker: BreakerConfig::default(),
             provenance: ProvenanceConfig::default(),
             trusted_bundle_keys: Vec::new(),
@@ -173,6 +177,33 @@ pub(crate) async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(move || f(state.as_ref()))
         .await
         .map_err(|e| StateError(format!("state task failed: {e}")))?
+}
+
+/// Purges expired idempotency records batch after batch, until a batch
+/// comes back short, the engine is dropped or its refresh is stopped. The
+/// engine is held only while a batch runs.
+async fn purge_all(weak: std::sync::Weak<Inner>, stopped: Arc<std::sync::atomic::AtomicBool>) {
+    const EACH: u32 = 256;
+    loop {
+        if stopped.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        let Some(inner) = weak.upgrade() else { return };
+        let engine = Engine { inner };
+        let purged = engine.purge_expired(EACH).await;
+        // As in the refresh loop: a PostgreSQL client is dropped off the
+        // async thread.
+        let _ = tokio::task::spawn_blocking(move || drop(engine)).await;
+        match purged {
+            Ok(n) if n == u64::from(EACH) => {}
+            Ok(_) => return,
+            // Tried again at the next interval.
+            Err(e) => {
+                eprintln!("ward: cannot purge expired idempotency records: {e}");
+                return;
+            }
+        }
+    }
 }
 
 impl Engine {
@@ -293,6 +324,16 @@ impl Engine {
         Ok(())
     }
 
+    /// Deletes at most `most` of the idempotency records past
+    /// `idempotency_ttl` (which count as absent already), oldest first,
+    /// and says how many went. [`Engine::spawn_refresh`] calls it batch
+    /// after batch at `purge_interval`.
+    pub async fn purge_expired(&self, most: u32) -> Result<u64, EngineError> {
+        let ttl = i64::try_from(self.inner.config.idempotency_ttl.as_millis()).unwrap_or(i64::MAX);
+        let before = self.now_ms().saturating_sub(ttl);
+        Ok(blocking(&self.inner.state, move |s| s.idem_purge(before, most)).await?)
+    }
+
     /// Refreshes in the background until the engine is dropped (or
     /// [`RefreshTask::stop`]). The loop runs on a thread of its own with its
     /// own runtime, so a node flooded with requests still reloads its state
@@ -300,24 +341,39 @@ impl Engine {
     pub fn spawn_refresh(&self) -> RefreshTask {
         let weak = Arc::downgrade(&self.inner);
         let every = self.inner.config.refresh_interval;
+        let purge_every = self.inner.config.purge_interval;
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let stopped = Arc::clone(&stop);
         let run = async move {
+            let mut purged = tokio::time::Instant::now();
+            let mut purge: Option<tokio::task::JoinHandle<()>> = None;
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
                 if stopped.load(std::sync::atomic::Ordering::Relaxed) {
-                    return;
+                    break;
                 }
-                let Some(inner) = weak.upgrade() else { return };
+                let Some(inner) = weak.upgrade() else { break };
                 let engine = Engine { inner };
                 // A failed refresh leaves the cache aging; decisions deny
                 // once it is older than `stale_after`.
                 let _ = engine.refresh().await;
+                // The purge runs beside the refreshes (this runtime switches
+                // between them at every store call), so a long one never
+                // lets the cache go stale.
+                if purged.elapsed() >= purge_every && purge.as_ref().is_none_or(|p| p.is_finished())
+                {
+                    purged = tokio::time::Instant::now();
+                    purge = Some(tokio::spawn(purge_all(weak.clone(), Arc::clone(&stopped))));
+                }
                 // This may be the engine's last owner; a synchronous store
                 // client (PostgreSQL's) must not be dropped on an async thread.
                 let _ = tokio::task::spawn_blocking(move || drop(engine)).await;
+            }
+            // It stops at its next batch, and holds no engine between two.
+            if let Some(purge) = purge {
+                let _ = purge.await;
             }
         };
         let runtime = tokio::runtime::Builder::new_current_thread()

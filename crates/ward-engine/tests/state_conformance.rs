@@ -67,6 +67,7 @@ conformance!(
     idempotency_claim_finish_and_replay,
     idempotency_release_only_deletes_an_unfinished_claim,
     idempotency_records_expire,
+    idempotency_expired_records_are_purged_oldest_first,
     idempotency_concurrent_claims_have_one_winner,
     limits_take_until_the_maximum,
     limits_concurrent_takes_never_pass_the_maximum,
@@ -307,6 +308,36 @@ fn idempotency_records_expire(s: Arc<dyn StateStore>) {
         s.idem_claim("acme", "k", "sha256:cc", 9_000, 5_001)
             .unwrap(),
         IdemClaim::Claimed
+    );
+}
+
+fn idempotency_expired_records_are_purged_oldest_first(s: Arc<dyn StateStore>) {
+    for (i, at) in [(0, 1_300), (1, 1_100), (2, 1_200)] {
+        s.idem_claim("acme", &format!("old-{i}"), "sha256:aa", at, 0)
+            .unwrap();
+    }
+    s.idem_finish("acme", "old-0", "{\"d\":1}").unwrap();
+    s.idem_claim("acme", "new", "sha256:aa", 5_000, 0).unwrap();
+    // At most two, the oldest: old-1 (1,100) and old-2 (1,200).
+    assert_eq!(s.idem_purge(2_000, 2).unwrap(), 2);
+    // With no cut-off a claim counts every record that is there: old-0 is,
+    // old-1 is not.
+    assert_eq!(
+        s.idem_claim("acme", "old-0", "sha256:bb", 6_000, 0)
+            .unwrap(),
+        seen("sha256:aa", Some("{\"d\":1}"))
+    );
+    assert_eq!(
+        s.idem_claim("acme", "old-1", "sha256:bb", 6_000, 0)
+            .unwrap(),
+        IdemClaim::Claimed
+    );
+    // old-1 is new again (6,000); old-0 is the last one past the cut-off.
+    assert_eq!(s.idem_purge(2_000, 100).unwrap(), 1);
+    assert_eq!(s.idem_purge(2_000, 100).unwrap(), 0);
+    assert_eq!(
+        s.idem_claim("acme", "new", "sha256:bb", 6_000, 0).unwrap(),
+        seen("sha256:aa", None)
     );
 }
 

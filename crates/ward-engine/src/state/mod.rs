@@ -122,6 +122,9 @@ pub trait StateStore: Send + Sync + 'static {
     fn idem_finish(&self, tenant: &str, key: &str, decision: &str) -> Result<(), StateError>;
     /// Releases a claim whose decision could not be made, so a retry can.
     fn idem_release(&self, tenant: &str, key: &str) -> Result<(), StateError>;
+    /// Deletes at most `most` of the records older than `expire_before_ms`
+    /// (which count as absent already), oldest first, and says how many.
+    fn idem_purge(&self, expire_before_ms: i64, most: u32) -> Result<u64, StateError>;
 
     /// Adds `amount` to the counter `key` for the window starting at
     /// `window_start`, unless that would pass `max`. Atomic across nodes.

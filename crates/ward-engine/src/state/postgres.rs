@@ -63,6 +63,7 @@ CREATE TABLE IF NOT EXISTS ward_state_break_glass (id TEXT COLLATE "C" PRIMARY K
 CREATE TABLE IF NOT EXISTS ward_state_idempotency (tenant TEXT COLLATE "C" NOT NULL,
   key TEXT COLLATE "C" NOT NULL, request_digest TEXT NOT NULL, at_ms BIGINT NOT NULL,
   decision TEXT, PRIMARY KEY (tenant, key));
+CREATE INDEX IF NOT EXISTS ward_state_idempotency_at ON ward_state_idempotency (at_ms);
 CREATE TABLE IF NOT EXISTS ward_state_limits (key TEXT COLLATE "C" NOT NULL,
   window_start BIGINT NOT NULL, used DOUBLE PRECISION NOT NULL, PRIMARY KEY (key, window_start));
 CREATE TABLE IF NOT EXISTS ward_state_approvals (id TEXT COLLATE "C" PRIMARY KEY,
@@ -524,6 +525,16 @@ impl StateStore for PgState {
             &[&tenant, &key],
         )?;
         Ok(())
+    }
+
+    fn idem_purge(&self, expire_before_ms: i64, most: u32) -> Result<u64, StateError> {
+        self.exec(
+            Retry::Safe,
+            "DELETE FROM ward_state_idempotency WHERE (tenant, key) IN
+             (SELECT tenant, key FROM ward_state_idempotency WHERE at_ms < $1
+              ORDER BY at_ms LIMIT $2)",
+            &[&expire_before_ms, &i64::from(most)],
+        )
     }
 
     fn limit_take(

@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS break_glass (id TEXT PRIMARY KEY, expires_ms INTEGER 
 CREATE TABLE IF NOT EXISTS idempotency (tenant TEXT NOT NULL, key TEXT NOT NULL,
   request_digest TEXT NOT NULL, at_ms INTEGER NOT NULL, decision TEXT,
   PRIMARY KEY (tenant, key));
+CREATE INDEX IF NOT EXISTS idempotency_at ON idempotency (at_ms);
 CREATE TABLE IF NOT EXISTS limits (key TEXT NOT NULL, window_start INTEGER NOT NULL, used REAL NOT NULL,
   PRIMARY KEY (key, window_start));
 CREATE TABLE IF NOT EXISTS approvals (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, created_ms INTEGER NOT NULL,
@@ -263,6 +264,21 @@ impl StateStore for SqliteState {
             )
             .map_err(StateError::of)?;
             Ok(())
+        })
+    }
+
+    fn idem_purge(&self, expire_before_ms: i64, most: u32) -> Result<u64, StateError> {
+        // Not flushed: a purge lost in a crash only leaves records that
+        // count as absent.
+        self.db.write(Flush::Later, move |conn| {
+            let n = conn
+                .execute(
+                    "DELETE FROM idempotency WHERE rowid IN
+                     (SELECT rowid FROM idempotency WHERE at_ms < ?1 ORDER BY at_ms LIMIT ?2)",
+                    params![expire_before_ms, most],
+                )
+                .map_err(StateError::of)?;
+            Ok(u64::try_from(n).unwrap_or(u64::MAX))
         })
     }
 

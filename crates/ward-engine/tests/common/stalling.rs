@@ -91,6 +91,9 @@ impl StateStore for Stalling {
     fn idem_release(&self, tenant: &str, key: &str) -> Result<(), StateError> {
         self.inner.idem_release(tenant, key)
     }
+    fn idem_purge(&self, expire_before_ms: i64, most: u32) -> Result<u64, StateError> {
+        self.inner.idem_purge(expire_before_ms, most)
+    }
     fn limit_take(
         &self,
         key: &str,
