@@ -91,6 +91,8 @@ pub(crate) struct Cache {
     pub(crate) switches: Vec<Switch>,
     pub(crate) break_glass: Vec<BreakGlass>,
     pub(crate) refreshed_ms: i64,
+    /// The refresh that read it: a cache replaces only an older one.
+    ticket: u64,
 }
 
 /// The background state refresh. Dropping it leaves the refresh running
@@ -137,6 +139,11 @@ pub(crate) struct Inner {
     pub(crate) config: EngineConfig,
     pub(crate) tokens: Option<Arc<dyn TokenVerifier>>,
     pub(crate) cache: RwLock<Arc<Cache>>,
+    /// Refreshes started, each one's ticket: two refreshes can finish in
+    /// the other order than they read, and the one that read first must
+    /// not put back what the other's read had already replaced (an API key
+    /// created in between would be unknown until the next refresh).
+    refreshes: std::sync::atomic::AtomicU64,
     pub(crate) bundle: RwLock<BundleSlot>,
     /// Held by an activation (the API's, or the operator's bundle path at
     /// start and on hot reload) across its store write and its swap, so
@@ -228,6 +235,7 @@ impl Engine {
                 config,
                 tokens,
                 cache: RwLock::new(Arc::new(Cache::default())),
+                refreshes: std::sync::atomic::AtomicU64::new(0),
                 bundle: RwLock::new(BundleSlot::default()),
                 activation: tokio::sync::Mutex::new(()),
                 scanners: DefaultScanners::new(),
@@ -287,6 +295,10 @@ impl Engine {
     /// bundle, that bundle. Called at `refresh_interval` by
     /// [`Engine::spawn_refresh`], and after every local write.
     pub async fn refresh(&self) -> Result<(), EngineError> {
+        let ticket = 1 + self
+            .inner
+            .refreshes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let now = self.now_ms();
         // Read before the store: a local activation that lands after this
         // read is newer than what the store answers here.
@@ -317,9 +329,12 @@ impl Engine {
             switches,
             break_glass,
             refreshed_ms: now,
+            ticket,
         };
         if let Ok(mut slot) = self.inner.cache.write() {
-            *slot = Arc::new(cache);
+            if slot.ticket < ticket {
+                *slot = Arc::new(cache);
+            }
         }
         Ok(())
     }

@@ -7,7 +7,8 @@
 )]
 //! Bundle activations racing each other or the state refresh, each in the
 //! one order that used to leave this node on another bundle than the store
-//! until the next refresh, and an activation the store refuses.
+//! until the next refresh, an activation the store refuses, and two
+//! refreshes finishing in the other order than they read.
 
 mod common;
 
@@ -17,7 +18,8 @@ use std::sync::Arc;
 use common::stalling::{Hold, Stalling};
 use common::SUPPORT;
 use ward_audit::{LogKey, SqliteStore, Timestamp, Writer, WriterConfig};
-use ward_engine::{bundle_record, system_clock, Engine, EngineConfig, SqliteState};
+use ward_core::PrincipalKind;
+use ward_engine::{bundle_record, system_clock, Credentials, Engine, EngineConfig, SqliteState};
 
 fn version(engine: &Engine) -> String {
     engine.active_bundle().unwrap().record.version.clone()
@@ -173,4 +175,51 @@ async fn an_activation_the_store_refuses_leaves_this_node_on_its_bundle() {
         .await
         .unwrap();
     assert_eq!(version(&f.engine), "2.0.0");
+}
+
+/// A refresh that read the store before an API key was created, and
+/// finished after the refresh that creating the key made, used to put back
+/// a cache without the key: the new key was refused as unknown until the
+/// next refresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_that_read_the_store_before_a_new_key_does_not_hide_it() {
+    let hold = Arc::new(std::sync::Mutex::new(None));
+    let held = Arc::clone(&hold);
+    let f = common::fixture_over(SUPPORT, EngineConfig::default(), move |sqlite| {
+        let mut state = Stalling::new(sqlite);
+        state.hold = held;
+        Arc::new(state)
+    })
+    .await;
+    let (read, was_read) = sync_channel(1);
+    let (go, wait) = sync_channel(1);
+    *hold.lock().unwrap() = Some(Hold { read, go: wait });
+    let refreshing = tokio::spawn({
+        let engine = f.engine.clone();
+        async move { engine.refresh().await }
+    });
+    // The refresh has read the keys, before the new one ...
+    tokio::task::spawn_blocking(move || was_read.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    // ... when the key is created, and its own refresh makes it known ...
+    let spec = common::api_key(
+        "acme",
+        "svc-new",
+        PrincipalKind::Service,
+        &["support"],
+        None,
+    );
+    let created = f.engine.bootstrap_api_key(spec).await.unwrap();
+    let creds = Credentials {
+        bearer: Some(created.key),
+        on_behalf_of: None,
+    };
+    assert!(f.engine.authenticate(&creds).is_ok());
+    // ... and then the first refresh goes on with what it read.
+    go.send(()).unwrap();
+    refreshing.await.unwrap().unwrap();
+    let known = f.engine.authenticate(&creds);
+    assert!(known.is_ok(), "the new key is unknown again: {known:?}");
 }

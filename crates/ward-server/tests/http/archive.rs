@@ -254,8 +254,14 @@ async fn a_bundle_hot_reload_drops_and_misjudges_nothing() {
     for c in callers {
         assert!(c.await.unwrap() >= 20);
     }
-    // Each version, written once more, becomes the one that judges.
-    for (text, version) in [(v2.as_str(), "2.0.0"), (SUPPORT, "1.0.0")] {
+    // Each version, written once more, becomes the one that judges. The
+    // watcher may still be installing what it read during the flips, so
+    // these carry versions of their own: seeing one proves the watcher
+    // read that write, and the broken file is then the only one it can
+    // read after the last.
+    let v2_again = v2.replace("version: 2.0.0", "version: 2.1.0");
+    let v1_again = SUPPORT.replace("version: 1.0.0", "version: 1.1.0");
+    for (text, version) in [(v2_again.as_str(), "2.1.0"), (v1_again.as_str(), "1.1.0")] {
         std::fs::write(&path, text).unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         loop {
@@ -286,7 +292,7 @@ async fn a_bundle_hot_reload_drops_and_misjudges_nothing() {
         .await;
     assert_eq!(
         (d["policy"]["version"].as_str(), d["outcome"].as_str()),
-        (Some("1.0.0"), Some("allow"))
+        (Some("1.1.0"), Some("allow"))
     );
 }
 
