@@ -12,11 +12,11 @@
 //! its write already done by another just returns its answer.
 //!
 //! A write is [`Flush::Before`] its answer or [`Flush::Later`]. A group
-//! with any `Before` write commits with a flush, and is answered once that
-//! flush is done, so such a write is never reported done and then lost. A
-//! group of `Later` writes only commits (`synchronous=NORMAL`): it survives
-//! the process, not the machine, until the next flushed commit, which
-//! makes it durable too, since the WAL is written in order. An idempotency
+//! with any `Before` write is answered once it is flushed to disk, so such
+//! a write is never reported done and then lost. A group of `Later` writes
+//! is answered once it is committed: it survives the process, not the
+//! machine, until the next flushed commit, which makes it durable too,
+//! since the WAL is written in order. An idempotency
 //! claim is `Later`: it must be seen at once by a concurrent request with
 //! the same key, but it answers nobody until the decision's answer is
 //! stored, and that store is `Before`.
