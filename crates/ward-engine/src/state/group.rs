@@ -24,12 +24,17 @@
 //! The flush is made after the connection is let go: the group commits
 //! with `synchronous=NORMAL` and its leader then flushes the WAL file
 //! itself (`fdatasync`, as FULL would have inside the commit), so the next
-//! group, and every `Later` write, need not wait for it. A flush that fails
+//! group, and every `Later` write, need not wait for it. One flush covers
+//! every group committed before it began: a leader that finds such a flush
+//! done since its commit answers without one of its own. (Held calls open
+//! their approvals one by one, each its own group, so without this every
+//! approval cost a flush of its own.) A flush that fails
 //! leaves nothing after the last good one known to be on disk: every write
 //! from then on is refused until the store is opened again. Checkpoints
 //! run on a thread of their own ([`Checkpointer`]), not inside a commit.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
@@ -89,10 +94,17 @@ pub(super) struct Grouped {
     wal: Option<std::fs::File>,
     /// Why writes are refused, once a flush has failed.
     broken: OnceLock<StateError>,
-    /// Held across a flush and the look at `broken` before it, so that a
-    /// flush after a failed one never reports success: the WAL's frames
-    /// chain, and frames after lost ones are lost with them.
-    flushing: Mutex<()>,
+    /// Groups committed so far, counted while the connection is held: a
+    /// flush begun after reading N covers the first N.
+    commits: AtomicU64,
+    /// How many groups are known flushed. Held across a flush and the look
+    /// at `broken` before it, so that a flush after a failed one never
+    /// reports success: the WAL's frames chain, and frames after lost ones
+    /// are lost with them.
+    flushing: Mutex<u64>,
+    /// `fdatasync` calls made, for the tests.
+    #[cfg(test)]
+    syncs: AtomicU64,
 }
 
 impl std::fmt::Debug for Grouped {
@@ -131,7 +143,10 @@ impl Grouped {
             checkpointer,
             wal,
             broken: OnceLock::new(),
-            flushing: Mutex::new(()),
+            commits: AtomicU64::new(0),
+            flushing: Mutex::new(0),
+            #[cfg(test)]
+            syncs: AtomicU64::new(0),
         })
     }
 
@@ -193,13 +208,18 @@ impl Grouped {
             let mut writer = self.writer()?;
             let jobs =
                 std::mem::take(&mut *self.queue.lock().map_err(|_| poisoned("write queue"))?);
-            (!jobs.is_empty()).then(|| self.run(&mut writer, jobs))
+            (!jobs.is_empty()).then(|| {
+                let group = self.run(&mut writer, jobs);
+                // Counted before the connection is let go, so a count read
+                // by a flush takes in only commits written to the WAL.
+                (group, self.commits.fetch_add(1, Ordering::AcqRel) + 1)
+            })
         };
-        if let Some((answers, flush, mut failed)) = group {
+        if let Some(((answers, flush, mut failed), commit)) = group {
             // The connection is free again: the next group commits while
             // this one's flush runs.
             if let (None, Flush::Before, Some(wal)) = (&failed, flush, &self.wal) {
-                failed = self.flush_wal(wal).err();
+                failed = self.flush_wal(wal, commit).err();
             }
             for answer in answers {
                 answer(failed.as_ref());
@@ -211,19 +231,29 @@ impl Grouped {
 }
 
 impl Grouped {
-    /// Flushes the WAL file, unless a flush has failed before.
-    fn flush_wal(&self, wal: &std::fs::File) -> Result<(), StateError> {
-        let _one = self.flushing.lock().map_err(|_| poisoned("flush"))?;
+    /// Makes the group counted `commit` durable: flushes the WAL file,
+    /// unless a flush begun after that commit has succeeded already, or
+    /// one has failed before.
+    fn flush_wal(&self, wal: &std::fs::File, commit: u64) -> Result<(), StateError> {
+        let mut flushed = self.flushing.lock().map_err(|_| poisoned("flush"))?;
         if let Some(e) = self.broken.get() {
             return Err(e.clone());
         }
+        if *flushed >= commit {
+            return Ok(());
+        }
+        let upto = self.commits.load(Ordering::Acquire);
+        #[cfg(test)]
+        self.syncs.fetch_add(1, Ordering::Relaxed);
         wal.sync_data().map_err(|e| {
             let e = StateError(format!(
                 "cannot flush the state store's write-ahead log ({e}); \
                  it refuses writes until it is opened again"
             ));
             self.broken.get_or_init(|| e).clone()
-        })
+        })?;
+        *flushed = upto;
+        Ok(())
     }
 
     /// Commits `jobs` as one group on `writer`. Returns their answers, the
@@ -276,7 +306,7 @@ fn run_group(
     conn: &Connection,
     jobs: impl Iterator<Item = Job>,
 ) -> (Vec<Answer>, Option<StateError>) {
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(e) = control(conn, "BEGIN IMMEDIATE") {
         let e = StateError::of(e);
         return (jobs.map(|job| job(Err(&e)).0).collect(), Some(e));
     }
@@ -295,7 +325,7 @@ fn run_group(
             sound = ok;
         }
     }
-    let committed = sound.and_then(|()| conn.execute_batch("COMMIT").map_err(StateError::of));
+    let committed = sound.and_then(|()| control(conn, "COMMIT").map_err(StateError::of));
     if committed.is_err() {
         // Best effort: a failed COMMIT may leave the transaction open.
         let _ = conn.execute_batch("ROLLBACK");
@@ -310,18 +340,24 @@ fn in_savepoint<T>(
     conn: &Connection,
     op: impl FnOnce(&Connection) -> Result<T, StateError>,
 ) -> (Result<T, StateError>, Result<(), StateError>) {
-    if let Err(e) = conn.execute_batch("SAVEPOINT ward_write") {
+    if let Err(e) = control(conn, "SAVEPOINT ward_write") {
         // Nothing was written: the group stands without this write.
         return (Err(StateError::of(e)), Ok(()));
     }
     let result = op(conn);
-    let end = if result.is_ok() {
-        "RELEASE ward_write"
+    let ended = if result.is_ok() {
+        control(conn, "RELEASE ward_write")
     } else {
-        "ROLLBACK TO ward_write; RELEASE ward_write"
+        conn.execute_batch("ROLLBACK TO ward_write; RELEASE ward_write")
     };
-    let ended = conn.execute_batch(end).map_err(StateError::of);
-    (result, ended)
+    (result, ended.map_err(StateError::of))
+}
+
+/// Runs a transaction-control statement through the statement cache, so
+/// that the two a commit runs and the two each write runs are not parsed
+/// anew every time.
+fn control(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(drop)
 }
 
 #[cfg(test)]
@@ -346,6 +382,55 @@ mod tests {
         let (pipe, _other_end) = std::io::pipe().unwrap();
         grouped.wal = Some(std::fs::File::from(std::os::fd::OwnedFd::from(pipe)));
         grouped
+    }
+
+    /// The rows of `t`, read through a connection of its own.
+    fn rows(path: &Path) -> i64 {
+        let conn = Connection::open(path).unwrap();
+        conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn one_flush_answers_every_group_committed_before_it_began() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        conn.execute_batch("CREATE TABLE t (v INTEGER)").unwrap();
+        let grouped = std::sync::Arc::new(Grouped::new(conn, &path).unwrap());
+        // A flush in progress, as on a slow disk: each write below commits
+        // in a group of its own (the last one's row is seen before the next
+        // is sent) and then waits for it.
+        let held = grouped.flushing.lock().unwrap();
+        let mut writers = Vec::new();
+        for v in 1..=5 {
+            let g = std::sync::Arc::clone(&grouped);
+            writers.push(std::thread::spawn(move || {
+                g.write(Flush::Before, insert(v))
+            }));
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while rows(&path) < v {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "write {v} never committed"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
+        assert_eq!(grouped.commits.load(Ordering::Acquire), 5, "five groups");
+        drop(held);
+        for w in writers {
+            assert_eq!(w.join().unwrap().unwrap(), 1);
+        }
+        // The first leader to flush took in all five commits.
+        assert_eq!(grouped.syncs.load(Ordering::Relaxed), 1);
+        // A write committed after that flush needs one of its own.
+        grouped.write(Flush::Before, insert(6)).unwrap();
+        assert_eq!(grouped.syncs.load(Ordering::Relaxed), 2);
+        // A write that needs none makes none.
+        grouped.write(Flush::Later, insert(7)).unwrap();
+        assert_eq!(grouped.syncs.load(Ordering::Relaxed), 2);
     }
 
     #[test]

@@ -215,28 +215,26 @@ impl StateStore for SqliteState {
         // before it is answered: a claim answers nobody, and the decision's
         // stored answer, which is flushed, makes it durable too (group.rs).
         self.db.write(Flush::Later, move |conn| {
-            let seen: Option<(String, i64, Option<String>)> = conn
-                .query_row(
-                    "SELECT request_digest, at_ms, decision FROM idempotency
-                     WHERE tenant = ?1 AND key = ?2",
-                    params![tenant, key],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()
-                .map_err(StateError::of)?;
+            let seen: Option<(String, i64, Option<String>)> = row(
+                conn,
+                "SELECT request_digest, at_ms, decision FROM idempotency
+                 WHERE tenant = ?1 AND key = ?2",
+                params![tenant, key],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?;
             match seen {
                 Some((digest, at, decision)) if at >= expire_before_ms => Ok(IdemClaim::Seen {
                     request_digest: digest,
                     decision,
                 }),
                 _ => {
-                    conn.execute(
+                    run(
+                        conn,
                         "INSERT OR REPLACE INTO idempotency
                          (tenant, key, request_digest, at_ms, decision)
                          VALUES (?1, ?2, ?3, ?4, NULL)",
                         params![tenant, key, request_digest, now_ms],
-                    )
-                    .map_err(StateError::of)?;
+                    )?;
                     Ok(IdemClaim::Claimed)
                 }
             }
@@ -246,11 +244,11 @@ impl StateStore for SqliteState {
     fn idem_finish(&self, tenant: &str, key: &str, decision: &str) -> Result<(), StateError> {
         let (tenant, key, decision) = (tenant.to_owned(), key.to_owned(), decision.to_owned());
         self.db.write(Flush::Before, move |conn| {
-            conn.execute(
+            run(
+                conn,
                 "UPDATE idempotency SET decision = ?3 WHERE tenant = ?1 AND key = ?2",
                 params![tenant, key, decision],
-            )
-            .map_err(StateError::of)?;
+            )?;
             Ok(())
         })
     }
@@ -258,11 +256,11 @@ impl StateStore for SqliteState {
     fn idem_release(&self, tenant: &str, key: &str) -> Result<(), StateError> {
         let (tenant, key) = (tenant.to_owned(), key.to_owned());
         self.db.write(Flush::Before, move |conn| {
-            conn.execute(
+            run(
+                conn,
                 "DELETE FROM idempotency WHERE tenant = ?1 AND key = ?2 AND decision IS NULL",
                 params![tenant, key],
-            )
-            .map_err(StateError::of)?;
+            )?;
             Ok(())
         })
     }
@@ -271,13 +269,12 @@ impl StateStore for SqliteState {
         // Not flushed: a purge lost in a crash only leaves records that
         // count as absent.
         self.db.write(Flush::Later, move |conn| {
-            let n = conn
-                .execute(
-                    "DELETE FROM idempotency WHERE rowid IN
+            let n = run(
+                conn,
+                "DELETE FROM idempotency WHERE rowid IN
                      (SELECT rowid FROM idempotency WHERE at_ms < ?1 ORDER BY at_ms LIMIT ?2)",
-                    params![expire_before_ms, most],
-                )
-                .map_err(StateError::of)?;
+                params![expire_before_ms, most],
+            )?;
             Ok(u64::try_from(n).unwrap_or(u64::MAX))
         })
     }
@@ -308,24 +305,23 @@ impl StateStore for SqliteState {
             approval.request_digest.clone(),
         );
         self.db.write(Flush::Before, move |conn| {
-            conn.execute(
+            run(
+                conn,
                 "INSERT OR IGNORE INTO approvals (id, tenant, created_ms, body, request_digest)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![id, tenant, created_ms, body, digest],
-            )
-            .map_err(StateError::of)?;
+            )?;
             Ok(())
         })
     }
 
     fn approval(&self, id: &str) -> Result<Option<ApprovalRecord>, StateError> {
-        let body: Option<String> = self
-            .reader()?
-            .query_row("SELECT body FROM approvals WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(StateError::of)?;
+        let body: Option<String> = row(
+            &*self.reader()?,
+            "SELECT body FROM approvals WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )?;
         body.map(|b| from_json(&b)).transpose()
     }
 
@@ -370,12 +366,11 @@ impl StateStore for SqliteState {
     ) -> Result<bool, StateError> {
         let (id, old, new) = (new.id.clone(), to_json(old)?, to_json(new)?);
         self.db.write(Flush::Before, move |conn| {
-            let n = conn
-                .execute(
-                    "UPDATE approvals SET body = ?3 WHERE id = ?1 AND body = ?2",
-                    params![id, old, new],
-                )
-                .map_err(StateError::of)?;
+            let n = run(
+                conn,
+                "UPDATE approvals SET body = ?3 WHERE id = ?1 AND body = ?2",
+                params![id, old, new],
+            )?;
             Ok(n == 1)
         })
     }
@@ -443,6 +438,27 @@ impl StateStore for SqliteState {
     }
 }
 
+/// `execute` through the connection's statement cache: the statements of
+/// the group jobs run once per decision, and are parsed once.
+fn run(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<usize, StateError> {
+    conn.prepare_cached(sql)
+        .and_then(|mut stmt| stmt.execute(params))
+        .map_err(StateError::of)
+}
+
+/// `query_row` through the statement cache; `None` if there is no row.
+fn row<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Option<T>, StateError> {
+    conn.prepare_cached(sql)
+        .and_then(|mut stmt| stmt.query_row(params, f))
+        .optional()
+        .map_err(StateError::of)
+}
+
 /// A connection to the state file at `path`.
 fn connect(path: &Path) -> Result<Connection, StateError> {
     let conn =
@@ -462,17 +478,15 @@ fn limit_take(
     max: f64,
 ) -> Result<LimitTake, StateError> {
     // One statement: insert the first take, or add when it fits.
-    let taken: Option<f64> = conn
-        .query_row(
-            "INSERT INTO limits (key, window_start, used) SELECT ?1, ?2, ?3 WHERE ?3 <= ?4
-             ON CONFLICT (key, window_start) DO UPDATE SET used = used + excluded.used
-               WHERE limits.used + excluded.used <= ?4
-             RETURNING used",
-            params![key, window_start, amount, max],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(StateError::of)?;
+    let taken: Option<f64> = row(
+        conn,
+        "INSERT INTO limits (key, window_start, used) SELECT ?1, ?2, ?3 WHERE ?3 <= ?4
+         ON CONFLICT (key, window_start) DO UPDATE SET used = used + excluded.used
+           WHERE limits.used + excluded.used <= ?4
+         RETURNING used",
+        params![key, window_start, amount, max],
+        |r| r.get(0),
+    )?;
     match taken {
         Some(used) => Ok(LimitTake::Taken { used }),
         None => Ok(LimitTake::Refused {
@@ -483,13 +497,11 @@ fn limit_take(
 
 /// What the limit `key` has used in the window starting at `window_start`.
 fn limit_used(conn: &Connection, key: &str, window_start: i64) -> Result<f64, StateError> {
-    let used: Option<f64> = conn
-        .query_row(
-            "SELECT used FROM limits WHERE key = ?1 AND window_start = ?2",
-            params![key, window_start],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(StateError::of)?;
+    let used: Option<f64> = row(
+        conn,
+        "SELECT used FROM limits WHERE key = ?1 AND window_start = ?2",
+        params![key, window_start],
+        |r| r.get(0),
+    )?;
     Ok(used.unwrap_or(0.0))
 }
