@@ -22,6 +22,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/lib.sh"
 root=$(cd "$here/../.." && pwd)
 RATE=${RATE:-40}
 SECS=${SECS:-25}
@@ -39,14 +40,7 @@ for ward in "$@"; do
         2>"$out/server.log" &
     server=$!
     trap 'kill -TERM "$server" 2>/dev/null || true' EXIT
-    url=""
-    for _ in $(seq 1 600); do
-        url=$(sed -n 's/^ward: listening on \(http:[^ ]*\)$/\1/p' "$out/server.log")
-        [[ -n "$url" ]] && break
-        kill -0 "$server" 2>/dev/null || { cat "$out/server.log" >&2; exit 1; }
-        sleep 0.2
-    done
-    [[ -n "$url" ]] || { echo "callgrind.sh: the server did not start" >&2; exit 1; }
+    url=$(listening_url "$out/server.log" "$server" 120) || exit 1
     key=$("$gl" setup "$url" "$(cat "$out/data/admin.key")")
     "$gl" rate "$url" "$key" "$RATE" 5 >/dev/null
     callgrind_control -z "$server" >/dev/null 2>&1

@@ -23,6 +23,7 @@
 #   SOAK_SECS=600 bench/gate-load/run.sh           # plus the 10-minute soak
 #   SKIP_BUILD=1 REPEAT=3 CONNS="64" RATES="5000" bench/gate-load/run.sh
 #   SAT_GEN=gate-load bench/gate-load/run.sh       # closed loop by ward-gate-load, not wrk
+#   GATE_LOAD_MIX=refund_small_allow:100 bench/gate-load/run.sh   # one kind of call alone
 #
 # The closed loop runs on Debian's wrk (apt-get install wrk) when it is
 # installed, with the mix as a Lua script (`ward-gate-load wrk-script`);
@@ -32,6 +33,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/lib.sh"
 root=$(cd "$here/../.." && pwd)
 
 REPEAT=${REPEAT:-2}
@@ -79,16 +81,7 @@ start_server() {
     [[ -f "$log" ]] && mv "$log" "$log.prev"
     "$ward" serve --listen 127.0.0.1:0 --data "$data" --bundle "$OUT/bench-1000.yaml" 2>"$log" &
     server=$!
-    url=""
-    for _ in $(seq 1 300); do
-        url=$(sed -n 's/^ward: listening on \(http:[^ ]*\)$/\1/p' "$log")
-        [[ -n "$url" ]] && return 0
-        kill -0 "$server" 2>/dev/null || { cat "$log" >&2; exit 1; }
-        sleep 0.1
-    done
-    echo "run.sh: the server did not start" >&2
-    cat "$log" >&2
-    exit 1
+    url=$(listening_url "$log" "$server" 30) || exit 1
 }
 start_server
 key=$("$gl" setup "$url" "$(cat "$data/admin.key")")

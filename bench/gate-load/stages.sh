@@ -13,6 +13,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/lib.sh"
 [[ $# -eq 3 ]] || { echo "usage: stages.sh WARD RATE SECS" >&2; exit 2; }
 ward=$1 rate=$2 secs=$3
 gl="${GATE_LOAD_TARGET_DIR:-$here/target}/release/ward-gate-load"
@@ -22,14 +23,7 @@ out=$(mktemp -d "${TMPDIR:-/tmp}/ward-stages.XXXXXX")
 "$ward" serve --listen 127.0.0.1:0 --data "$out/data" --bundle "$out/bench.yaml" 2>"$out/server.log" &
 server=$!
 trap 'kill -TERM "$server" 2>/dev/null || true' EXIT
-url=""
-for _ in $(seq 1 300); do
-    url=$(sed -n 's/^ward: listening on \(http:[^ ]*\)$/\1/p' "$out/server.log")
-    [[ -n "$url" ]] && break
-    kill -0 "$server" 2>/dev/null || { cat "$out/server.log" >&2; exit 1; }
-    sleep 0.1
-done
-[[ -n "$url" ]] || { echo "stages.sh: the server did not start" >&2; exit 1; }
+url=$(listening_url "$out/server.log" "$server" 30) || exit 1
 key=$("$gl" setup "$url" "$(cat "$out/data/admin.key")")
 "$gl" rate "$url" "$key" "$rate" 5 >/dev/null
 curl -sf "$url/metrics" >"$out/before"

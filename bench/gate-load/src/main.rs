@@ -26,8 +26,10 @@
 //! benchmark (docs/benchmarks.md, "Gate").
 //!
 //! Requests are a fixed mix of outcomes against tenant 42 of the bench
-//! bundle (see `MIX`); each held refund carries an order id of its own, so
-//! that it opens its own approval (`ORDER_HOLE`). Each reply's outcome is checked against the
+//! bundle (see `MIX`; `GATE_LOAD_MIX=scenario:weight,...` in the
+//! environment replaces it, to measure one kind of call apart); each held
+//! refund carries an order id of its own, so that it opens its own approval
+//! (`ORDER_HOLE`). Each reply's outcome is checked against the
 //! scenario's: a mismatch is counted with the reply's reason code, and an
 //! HTTP error or an answer without a receipt as an error. The distinct
 //! checkpoint sizes in the receipts count the writer's commits.
@@ -147,11 +149,50 @@ impl Prepared {
     }
 }
 
+/// The mix: [`MIX`], or `GATE_LOAD_MIX` from the environment, as
+/// `scenario:weight,...` over the scenarios of [`MIX`] (for example
+/// `refund_small_allow:100`, to measure one kind of call apart).
+fn mix() -> Result<Vec<(&'static str, u32)>> {
+    let Some(spec) = std::env::var_os("GATE_LOAD_MIX") else {
+        return Ok(MIX.to_vec());
+    };
+    let spec = spec
+        .into_string()
+        .map_err(|_| anyhow::anyhow!("GATE_LOAD_MIX is not UTF-8"))?;
+    let mut out = Vec::new();
+    for part in spec.split(',') {
+        let (name, weight) = part
+            .split_once(':')
+            .with_context(|| format!("GATE_LOAD_MIX: `{part}` is not scenario:weight"))?;
+        let name = MIX
+            .iter()
+            .map(|(n, _)| *n)
+            .find(|n| *n == name.trim())
+            .with_context(|| {
+                let known: Vec<&str> = MIX.iter().map(|(n, _)| *n).collect();
+                format!(
+                    "GATE_LOAD_MIX: no scenario `{name}` (there are {})",
+                    known.join(", ")
+                )
+            })?;
+        let weight: u32 = weight.trim().parse().with_context(|| {
+            format!("GATE_LOAD_MIX: the weight of `{name}` is not a whole number")
+        })?;
+        if weight > 0 {
+            out.push((name, weight));
+        }
+    }
+    if out.is_empty() {
+        bail!("GATE_LOAD_MIX gives no scenario a weight");
+    }
+    Ok(out)
+}
+
 fn bodies() -> Result<Vec<Body>> {
     let scenarios = corpus::scenarios();
     let mut out = Vec::new();
-    for (name, weight) in MIX {
-        let base = match *name {
+    for (name, weight) in mix()? {
+        let base = match name {
             "refund_old_deny" => "refund_small_allow",
             other => other,
         };
@@ -165,7 +206,7 @@ fn bodies() -> Result<Vec<Body>> {
         if idempotent() {
             obj.insert("idempotency_key".into(), json!(IDEM_KEY));
         }
-        let expected = match *name {
+        let expected = match name {
             "refund_old_deny" => {
                 obj.insert("context".into(), json!({"order_age_days": 45}));
                 "deny"
@@ -196,7 +237,7 @@ fn bodies() -> Result<Vec<Body>> {
             _ => s.expected,
         };
         let bytes = serde_json::to_vec(&v)?;
-        for _ in 0..*weight {
+        for _ in 0..weight {
             out.push(Body {
                 name,
                 bytes: bytes.clone(),
