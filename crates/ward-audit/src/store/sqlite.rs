@@ -151,7 +151,7 @@ impl SqliteStore {
         // not parse is not indexed (nor any after it, so that the index
         // stays a prefix); `ward audit check` names it.
         let mut rows = Vec::new();
-        for tail in store.tails(None)? {
+        for tail in store.tails(tail::Logs::All)? {
             for (idx, bytes) in store.tail_entries(&tail)? {
                 let Ok(entry) = Entry::parse(&bytes) else {
                     break;

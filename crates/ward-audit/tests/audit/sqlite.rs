@@ -444,6 +444,57 @@ fn queries_find_what_the_index_has_not_caught_up_with() {
     assert_eq!(seen[1], *all, "partly indexed");
 }
 
+/// The entries of one log in a period are bounded by that log alone: the
+/// unindexed tail of another log, longer and in the same period, does not
+/// widen them.
+#[test]
+fn time_bounds_read_only_their_own_logs_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bounds.db");
+    let mut store = SqliteStore::open(&path).unwrap();
+    store.set_index_lag(IndexLag {
+        entries: usize::MAX,
+        delay: Duration::MAX,
+    });
+    let writer = Writer::start(
+        Box::new(store),
+        key(3),
+        ticking_clock(Q3),
+        WriterConfig::default(),
+    )
+    .unwrap();
+    for n in 0..5u64 {
+        writer
+            .append_blocking(refund("acme", n, 100, "allow", Q3 - 10 * DAY + n * DAY))
+            .unwrap();
+    }
+    for n in 0..40u64 {
+        writer
+            .append_blocking(refund(
+                "other",
+                n,
+                100,
+                "allow",
+                Q3 - 10 * DAY + n * DAY / 8,
+            ))
+            .unwrap();
+    }
+    let mut reader = SqliteStore::open(&path).unwrap();
+    let (acme, other) = (key(3).origin("acme"), key(3).origin("other"));
+    let day = |d: u64| Some(Timestamp::from_unix_millis(Q3 - 10 * DAY + d * DAY));
+    assert_eq!(reader.time_bounds(&acme, None, None).unwrap(), Some((0, 4)));
+    assert_eq!(
+        reader.time_bounds(&acme, day(1), day(3)).unwrap(),
+        Some((1, 2))
+    );
+    assert_eq!(
+        reader.time_bounds(&other, day(1), day(3)).unwrap(),
+        Some((8, 23))
+    );
+    assert_eq!(reader.time_bounds(&acme, day(6), None).unwrap(), None);
+    drop(writer);
+}
+
 /// A store that stops with index rows waiting (a crash: nothing closes it)
 /// leaves them to the next store that commits; queries find the entries
 /// meanwhile.

@@ -50,6 +50,14 @@ pub(super) fn insert_index<'r>(
     )
 }
 
+/// Which logs [`SqliteStore::tails`] looks at.
+#[derive(Clone, Copy)]
+pub(super) enum Logs<'a> {
+    All,
+    OfTenant(&'a str),
+    Origin(&'a str),
+}
+
 /// A log whose newest entries, `[mark, size)`, are not yet indexed.
 pub(super) struct Tail {
     pub(super) log: i64,
@@ -68,29 +76,38 @@ impl Tail {
 }
 
 impl SqliteStore {
-    /// The logs (of one tenant, or all) whose newest entries are not yet in
-    /// the query index.
-    pub(super) fn tails(&self, tenant: Option<&str>) -> Result<Vec<Tail>, StoreError> {
+    /// The logs (`which`) whose newest entries are not yet in the query
+    /// index. Only the logs asked for are measured: each costs two lookups,
+    /// and a store holds a log per tenant.
+    pub(super) fn tails(&self, which: Logs<'_>) -> Result<Vec<Tail>, StoreError> {
         let err = self.err();
+        let (filter, value) = match which {
+            Logs::All => ("", None),
+            Logs::OfTenant(tenant) => ("WHERE l.tenant = ?1", Some(tenant)),
+            Logs::Origin(origin) => ("WHERE l.origin = ?1", Some(origin)),
+        };
         let mut stmt = self
             .conn
-            .prepare_cached(
+            .prepare_cached(&format!(
                 "SELECT l.id, l.origin, \
                  (SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_facets f WHERE f.log = l.id), \
                  (SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_entries e WHERE e.log = l.id) \
-                 FROM audit_logs l WHERE ?1 IS NULL OR l.tenant = ?1 ORDER BY l.origin",
-            )
+                 FROM audit_logs l {filter} ORDER BY l.origin"
+            ))
             .map_err(&err)?;
-        let rows = stmt
-            .query_map([tenant], |r| {
-                Ok(Tail {
-                    log: r.get(0)?,
-                    origin: r.get(1)?,
-                    mark: r.get(2)?,
-                    size: r.get(3)?,
-                })
+        let tail = |r: &rusqlite::Row<'_>| {
+            Ok(Tail {
+                log: r.get(0)?,
+                origin: r.get(1)?,
+                mark: r.get(2)?,
+                size: r.get(3)?,
             })
-            .map_err(&err)?;
+        };
+        let rows = match value {
+            Some(v) => stmt.query_map([v], tail),
+            None => stmt.query_map([], tail),
+        }
+        .map_err(&err)?;
         let all = rows.collect::<Result<Vec<Tail>, _>>().map_err(&err)?;
         Ok(all.into_iter().filter(|t| t.mark < t.size).collect())
     }
@@ -175,7 +192,7 @@ impl SqliteStore {
                 .map_err(&err)?;
             rows.collect::<Result<Vec<_>, _>>().map_err(&err)?
         };
-        let tails = self.tails(Some(&filter.tenant))?;
+        let tails = self.tails(Logs::OfTenant(&filter.tenant))?;
         if tails.is_empty() {
             return Ok(hits);
         }
@@ -233,8 +250,7 @@ impl SqliteStore {
             until,
             ..Filter::default()
         };
-        let tails = self.tails(None)?;
-        for tail in tails.iter().filter(|t| t.origin == origin) {
+        for tail in &self.tails(Logs::Origin(origin))? {
             for (idx, bytes) in self.tail_entries(tail)? {
                 if trailing::facets_match(&tail.parse(idx, &bytes)?.facets(), &period) {
                     lo = Some(lo.map_or(idx, |l| l.min(idx)));
