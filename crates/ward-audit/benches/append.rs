@@ -18,37 +18,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use serde_json::json;
 use ward_audit::{
-    AppendRequest, Entry, LogKey, PgStore, SqliteStore, Store, Timestamp, Writer, WriterConfig,
+    AppendRequest, LogKey, PgStore, SqliteStore, Store, Timestamp, Writer, WriterConfig,
 };
-use ward_core::{Decision, Request};
+
+mod common;
 
 fn entry(n: u64) -> AppendRequest {
-    let args = json!({"amount": n % 1000, "order_id": format!("o-{n}")});
-    let tenant = ["acme", "beta", "gamma", "delta"][(n % 4) as usize];
-    let request: Request = serde_json::from_value(json!({
-        "intervention": "pre_tool_call",
-        "actor": {"principal": {"id": "u-123", "kind": "user", "roles": ["support"]},
-                  "tenant": tenant, "session": "s-1",
-                  "agent": {"id": "refund-bot", "version": "1.4.0"}},
-        "tool": "approve_refund", "args": args
-    }))
-    .unwrap();
-    let decision: Decision = serde_json::from_value(json!({
-        "decision_id": format!("dec_{n:06}"), "outcome": "allow",
-        "reasons": [{"code": "rule", "rule": "refunds.small", "message": "matched"}],
-        "policy": {"name": "support", "version": "2.4.1", "digest": format!("sha256:{}", "28".repeat(32))},
-        "constraints": null, "rewritten_args": null, "approval": null, "mode": "enforce", "receipt": null
-    }))
-    .unwrap();
-    let entry = Entry::decision(
-        &request,
-        &decision,
-        Timestamp::from_unix_millis(1_795_000_000_000 + n),
-    )
-    .unwrap();
-    AppendRequest::new(entry, args.as_object().cloned())
+    common::decision(["acme", "beta", "gamma", "delta"][(n % 4) as usize], n)
 }
 
 fn start(store: Box<dyn Store>) -> Arc<Writer> {
