@@ -5,8 +5,9 @@
 #
 #   - per server thread, the bytes it passed to write(2) and the write
 #     calls it made, per decision (/proc/PID/task/*/io: the WAL frames of
-#     each SQLite file, the checkpoints, and the HTTP answers on the
-#     workers' sockets);
+#     each SQLite file and the checkpoints; the threads named
+#     tokio-rt-worker write both the HTTP answers and the state store's
+#     WAL, which runs on the blocking pool);
 #   - the bytes the data directory's disk took per decision
 #     (/proc/diskstats; anything else writing to that disk counts too);
 #   - then, with the server stopped (SIGSTOP) so that its files hold still,
@@ -56,6 +57,7 @@ thread_io >"$out/io.after"
 s1=$(sectors)
 kill -STOP "$server"
 ok=$(sed -n 's/.* ok \([0-9]*\) errors.*/\1/p' "$out/rate.txt")
+[[ ${ok:-0} -gt 0 ]] || { echo "writes.sh: no decision was answered" >&2; exit 1; }
 join "$out/io.before" "$out/io.after" | awk -v n="$ok" '
     $4 > $2 { printf "%-24s %9.0f bytes %6.2f writes per decision\n", $1, ($4 - $2) / n, ($5 - $3) / n }'
 if [[ -n "$s0" && -n "$s1" ]]; then

@@ -444,6 +444,16 @@ fn queries_find_what_the_index_has_not_caught_up_with() {
     assert_eq!(seen[1], *all, "partly indexed");
 }
 
+/// A store whose writes leave every entry to the index's tail.
+fn never_indexed(path: &Path) -> SqliteStore {
+    let mut store = SqliteStore::open(path).unwrap();
+    store.set_index_lag(IndexLag {
+        entries: usize::MAX,
+        delay: Duration::MAX,
+    });
+    store
+}
+
 /// The entries of one log in a period are bounded by that log alone: the
 /// unindexed tail of another log, longer and in the same period, does not
 /// widen them.
@@ -451,11 +461,7 @@ fn queries_find_what_the_index_has_not_caught_up_with() {
 fn time_bounds_read_only_their_own_logs_tail() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bounds.db");
-    let mut store = SqliteStore::open(&path).unwrap();
-    store.set_index_lag(IndexLag {
-        entries: usize::MAX,
-        delay: Duration::MAX,
-    });
+    let store = never_indexed(&path);
     let writer = Writer::start(
         Box::new(store),
         key(3),
@@ -502,11 +508,7 @@ fn time_bounds_read_only_their_own_logs_tail() {
 fn index_rows_lost_in_a_crash_are_written_by_the_next_writer() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("crashed.db");
-    let mut store = SqliteStore::open(&path).unwrap();
-    store.set_index_lag(IndexLag {
-        entries: usize::MAX,
-        delay: Duration::MAX,
-    });
+    let store = never_indexed(&path);
     let writer = refunds(store);
     let before = answers(&path);
     // The writer thread keeps the store (and the rows it holds) until the
